@@ -1,0 +1,134 @@
+"""网上党校 + 党建论坛: the application factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from dangxiao import config as config_module
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: defaults → instance/config.py → DANGXIAO_* env → `config` mapping."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=(config or {}).get("INSTANCE_PATH")
+        or os.environ.get("DANGXIAO_INSTANCE_PATH")
+        or os.path.join(ROOT, "instance"),
+        static_folder=os.path.join(ROOT, "static"),
+        template_folder=os.path.join(ROOT, "templates"),
+    )
+    configure_app(app, config)
+    configure_extensions(app)
+    configure_security(app)
+    configure_blueprints(app)
+    configure_templates(app)
+    configure_cli(app)
+    return app
+
+
+def configure_app(app: Flask, config: Mapping[str, Any] | None) -> None:
+    app.config.from_object(config_module.Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    config_module.load_env(app.config)
+    app.config.from_prefixed_env("DANGXIAO")
+    if config:
+        app.config.update(config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    config_module.finalise(app.config, app.instance_path)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """WAL, enforced foreign keys and a busy timeout for every SQLite connection."""
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def configure_extensions(app: Flask) -> None:
+    from dangxiao.accounts import models  # noqa: F401  (register tables with the metadata)
+    from dangxiao.extensions import csrf, db, limiter, login_manager, migrate, socketio
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
+        cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS", []),
+    )
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录。"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from dangxiao.accounts.models import User
+
+        ident, _, token = user_id.partition(":")
+        if not ident.isdigit():
+            return None
+        user = db.session.get(User, int(ident))
+        if user is None or not token or user.auth_token != token:
+            return None
+        return user
+
+
+def configure_security(app: Flask) -> None:
+    from dangxiao import access, errors, security
+
+    access.init_app(app)
+    security.init_app(app)
+    errors.register_error_handlers(app)
+
+
+def configure_blueprints(app: Flask) -> None:
+    from dangxiao.accounts.views import api as api_bp
+    from dangxiao.accounts.views import bp as auth_bp
+    from dangxiao.admin.views import bp as admin_bp
+    from dangxiao.main.views import bp as main_bp
+    from dangxiao.school.views import bp as school_bp
+    from forum import register_blueprints as register_forum
+
+    for bp in (main_bp, auth_bp, api_bp, admin_bp, school_bp):
+        app.register_blueprint(bp)
+    register_forum(app)
+
+
+def configure_templates(app: Flask) -> None:
+    from flask_login import current_user
+
+    from dangxiao.accounts.models import ROLE_LABELS, Role
+    from dangxiao.accounts.permissions import has_role
+
+    @app.context_processor
+    def inject_helpers() -> dict[str, Any]:
+        return {
+            "has_role": lambda role, branch_id=None: has_role(current_user, role, branch_id),
+            "ROLE_LABELS": ROLE_LABELS,
+            "Role": Role,
+            "site_name": app.config.get("SITE_NAME", "网上党校 · 党建论坛"),
+        }
+
+
+def configure_cli(app: Flask) -> None:
+    from dangxiao.cli import register_cli
+
+    register_cli(app)

@@ -1,0 +1,195 @@
+"""Login, logout, self-registration, profile, password and approvals."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+
+from dangxiao.accounts import services
+from dangxiao.accounts.branches import tree_rows
+from dangxiao.accounts.forms import ApprovalForm, LoginForm, PasswordForm, ProfileForm, RegisterForm
+from dangxiao.accounts.models import BranchKind, UserStatus
+from dangxiao.accounts.permissions import can_manage_user
+from dangxiao.errors import DomainError
+from dangxiao.extensions import limiter
+from dangxiao.forms_util import attach_error
+from dangxiao.security import is_safe_next
+
+bp = Blueprint("auth", __name__, url_prefix="/accounts")
+api = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _login_limit() -> str:
+    from flask import current_app
+
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _register_limit() -> str:
+    from flask import current_app
+
+    return current_app.config["REGISTER_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    target = request.args.get("next")
+    if current_user.is_authenticated:
+        return redirect(target if is_safe_next(target) else url_for("auth.profile"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.username.data, form.password.data)
+        except services.LoginRefused as refused:
+            flash(refused.message, "error")
+            status = 401
+        else:
+            login_user(user, remember=form.remember.data)
+            flash(f"欢迎回来，{user.display_name}！", "success")
+            return redirect(target if is_safe_next(target) else url_for("auth.profile"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash("您已安全退出。", "success")
+    return redirect(url_for("main.index"))
+
+
+def _branch_choices() -> list[tuple[int, str]]:
+    return [
+        (b.id, b.full_name) for b, _ in tree_rows() if b.kind == BranchKind.branch
+    ]
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.profile"))
+    form = RegisterForm()
+    form.branch_id.choices = [(0, "请选择…"), *_branch_choices()]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            if form.password.data != form.confirm.data:
+                raise DomainError("两次输入的密码不一致。", "password_mismatch", "confirm")
+            services.register(
+                services.NewUser(
+                    username=form.username.data or "",
+                    password=form.password.data or "",
+                    display_name=form.display_name.data or "",
+                    branch_id=form.branch_id.data or None,
+                    phone=form.phone.data,
+                    is_flowing=form.is_flowing.data,
+                    flowing_region=form.flowing_region.data,
+                )
+            )
+        except DomainError as error:
+            attach_error(form, error)
+            status = 400
+        else:
+            flash("注册申请已提交，请等待支部书记或管理员审核。审核通过后即可登录。", "success")
+            return redirect(url_for("auth.login"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/register.html", form=form), status
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+def profile():
+    form = ProfileForm(obj=current_user)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.update_profile(current_user, form.display_name.data, form.phone.data)
+        except DomainError as error:
+            attach_error(form, error)
+            status = 400
+        else:
+            flash("个人信息已保存。", "success")
+            return redirect(url_for("auth.profile"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/profile.html", form=form), status
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password():
+    form = PasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                current_user, form.current_password.data, form.new_password.data, form.confirm.data
+            )
+        except DomainError as error:
+            attach_error(form, error)
+            status = 400
+        else:
+            login_user(current_user, remember=False)  # new auth token: refresh this session
+            flash("密码已修改，其他设备上的登录已失效。", "success")
+            return redirect(url_for("auth.profile"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/password.html", form=form), status
+
+
+def user_json(user) -> dict:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "phone": user.phone,
+        "branch": user.branch.full_name if user.branch else None,
+        "roles": sorted(r.role.value for r in user.roles),
+        "is_flowing": user.is_flowing,
+        "flowing_region": user.flowing_region,
+    }
+
+
+@api.route("/me", methods=["GET", "POST"])
+def me():
+    """JSON profile; POST (CSRF header required) updates display name and phone."""
+    if request.method == "POST":
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise DomainError("请求体必须是 JSON 对象。", "invalid_json")
+        services.update_profile(
+            current_user,
+            data.get("display_name", current_user.display_name),
+            data.get("phone", current_user.phone),
+        )
+    return jsonify(user=user_json(current_user))
+
+
+@bp.route("/approvals")
+def approvals():
+    return render_template(
+        "auth/approvals.html", users=services.pending_for(current_user), form=ApprovalForm()
+    )
+
+
+@bp.route("/approvals/<int:user_id>", methods=["POST"])
+def approve(user_id: int):
+    user = services.get_user(user_id)
+    if not can_manage_user(current_user, user):
+        abort(403)
+    if user.status != UserStatus.pending:
+        flash("该申请已处理。", "info")
+        return redirect(url_for("auth.approvals"))
+    decision = request.form.get("decision")
+    if decision == "approve":
+        services.set_status(user, UserStatus.active)
+        flash(f"已通过 {user.display_name} 的注册申请。", "success")
+    elif decision == "reject":
+        services.set_status(user, UserStatus.disabled)
+        flash(f"已拒绝 {user.display_name} 的注册申请。", "success")
+    else:
+        raise DomainError("请选择通过或拒绝。", "decision_invalid")
+    return redirect(url_for("auth.approvals"))

@@ -1,0 +1,53 @@
+"""Admin forms."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+
+from dangxiao.accounts.models import BRANCH_KIND_LABELS, ROLE_LABELS, USER_STATUS_LABELS
+
+
+class UserForm(FlaskForm):
+    username = StringField("用户名")
+    display_name = StringField("姓名")
+    password = PasswordField("初始密码")
+    phone = StringField("手机号码")
+    branch_id = SelectField("所在组织", coerce=int, validate_choice=False)
+    role = SelectField(
+        "角色", choices=[(r.value, label) for r, label in ROLE_LABELS.items()], default="member"
+    )
+    is_flowing = BooleanField("流动党员")
+    flowing_region = StringField("流入地")
+
+
+class UserEditForm(FlaskForm):
+    display_name = StringField("姓名")
+    phone = StringField("手机号码")
+    branch_id = SelectField("所在组织", coerce=int, validate_choice=False)
+    is_flowing = BooleanField("流动党员")
+    flowing_region = StringField("流入地")
+
+
+class StatusForm(FlaskForm):
+    status = SelectField("账号状态", choices=[(s.value, label) for s, label in USER_STATUS_LABELS.items()])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("新密码")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("角色", choices=[(r.value, label) for r, label in ROLE_LABELS.items()])
+    scope_branch_id = SelectField("管辖范围", coerce=int, validate_choice=False)
+
+
+class BranchForm(FlaskForm):
+    name = StringField("组织名称")
+    kind = SelectField("组织类型", choices=[(k.value, label) for k, label in BRANCH_KIND_LABELS.items()])
+    parent_id = SelectField("上级组织", coerce=int, validate_choice=False)
+    region_code = StringField("行政区划代码")
+
+
+class DeleteForm(FlaskForm):
+    """Carries the CSRF token for delete buttons."""

@@ -1,0 +1,232 @@
+"""Admin pages: thin wrappers over accounts services."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from dangxiao.accounts import branches as branch_service
+from dangxiao.accounts import services
+from dangxiao.accounts.models import USER_STATUS_LABELS
+from dangxiao.admin.forms import (
+    BranchForm,
+    DeleteForm,
+    ResetPasswordForm,
+    RoleForm,
+    StatusForm,
+    UserEditForm,
+    UserForm,
+)
+from dangxiao.errors import DomainError
+from dangxiao.forms_util import attach_error
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _branch_options(empty_label: str) -> list[tuple[int, str]]:
+    return [(0, empty_label)] + [
+        (b.id, "　" * depth + b.name) for b, depth in branch_service.tree_rows()
+    ]
+
+
+@bp.route("/")
+def index():
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users")
+def users():
+    query = request.args.get("q", "")[:50]
+    status = request.args.get("status", "")
+    branch_id = request.args.get("branch_id", type=int)
+    return render_template(
+        "admin/users.html",
+        users=services.search_users(query, status, branch_id),
+        q=query,
+        status=status,
+        branch_id=branch_id or 0,
+        branch_options=_branch_options("全部组织"),
+        status_labels=USER_STATUS_LABELS,
+    )
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def user_new():
+    form = UserForm()
+    form.branch_id.choices = _branch_options("（不属于任何组织）")
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(
+                services.NewUser(
+                    username=form.username.data or "",
+                    password=form.password.data or "",
+                    display_name=form.display_name.data or "",
+                    branch_id=form.branch_id.data or None,
+                    phone=form.phone.data,
+                    is_flowing=form.is_flowing.data,
+                    flowing_region=form.flowing_region.data,
+                ),
+                roles=[(form.role.data, None)],
+            )
+        except DomainError as error:
+            attach_error(form, error)
+            status = 400
+        else:
+            flash(f"已创建用户 {user.username}。", "success")
+            return redirect(url_for("admin.user_edit", user_id=user.id))
+    elif request.method == "POST":
+        status = 400
+    return render_template("admin/user_new.html", form=form), status
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+def user_edit(user_id: int):
+    user = services.get_user(user_id)
+    form = UserEditForm(obj=user)
+    form.branch_id.choices = _branch_options("（不属于任何组织）")
+    if request.method == "GET":
+        form.branch_id.data = user.branch_id or 0
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.update_user(
+                user,
+                form.display_name.data,
+                form.branch_id.data or None,
+                form.phone.data,
+                form.is_flowing.data,
+                form.flowing_region.data,
+            )
+        except DomainError as error:
+            attach_error(form, error)
+            status = 400
+        else:
+            flash("用户信息已保存。", "success")
+            return redirect(url_for("admin.user_edit", user_id=user.id))
+    elif request.method == "POST":
+        status = 400
+    role_form = RoleForm()
+    role_form.scope_branch_id.choices = _branch_options("全部（不限范围）")
+    return (
+        render_template(
+            "admin/user_edit.html",
+            user=user,
+            form=form,
+            role_form=role_form,
+            status_form=StatusForm(status=user.status.value),
+            password_form=ResetPasswordForm(),
+            delete_form=DeleteForm(),
+        ),
+        status,
+    )
+
+
+@bp.route("/users/<int:user_id>/status", methods=["POST"])
+def user_status(user_id: int):
+    user = services.get_user(user_id)
+    form = StatusForm()
+    if form.validate_on_submit():
+        services.set_status(user, form.status.data)
+        flash(f"账号状态已改为“{user.status_label}”。", "success")
+    else:
+        flash("账号状态不正确。", "error")
+    return redirect(url_for("admin.user_edit", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+def user_password(user_id: int):
+    user = services.get_user(user_id)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.set_password(user, form.password.data or "")
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash("密码已重置。", "success")
+    return redirect(url_for("admin.user_edit", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/roles", methods=["POST"])
+def role_add(user_id: int):
+    user = services.get_user(user_id)
+    form = RoleForm()
+    form.scope_branch_id.choices = _branch_options("")
+    if form.validate_on_submit():
+        try:
+            services.add_role(user, form.role.data, form.scope_branch_id.data or None)
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash("角色已添加。", "success")
+    else:
+        flash("角色不正确。", "error")
+    return redirect(url_for("admin.user_edit", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/roles/<int:role_id>/delete", methods=["POST"])
+def role_remove(user_id: int, role_id: int):
+    user = services.get_user(user_id)
+    if DeleteForm().validate_on_submit():
+        services.remove_role(user, role_id)
+        flash("角色已移除。", "success")
+    return redirect(url_for("admin.user_edit", user_id=user.id))
+
+
+@bp.route("/branches")
+def branches():
+    return render_template(
+        "admin/branches.html", rows=branch_service.tree_rows(), delete_form=DeleteForm()
+    )
+
+
+def _branch_form_page(form: BranchForm, branch=None):
+    status = 200
+    if form.validate_on_submit():
+        try:
+            args = (form.name.data, form.kind.data, form.parent_id.data or None, form.region_code.data)
+            if branch is None:
+                saved = branch_service.create_branch(*args)
+            else:
+                saved = branch_service.update_branch(branch.id, *args)
+        except DomainError as error:
+            attach_error(form, error)
+            status = 400
+        else:
+            flash(f"已保存组织“{saved.name}”。", "success")
+            return redirect(url_for("admin.branches"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("admin/branch_form.html", form=form, branch=branch), status
+
+
+@bp.route("/branches/new", methods=["GET", "POST"])
+def branch_new():
+    form = BranchForm()
+    form.parent_id.choices = _branch_options("（无上级，作为根组织）")
+    if request.method == "GET" and request.args.get("parent_id", type=int):
+        form.parent_id.data = request.args.get("parent_id", type=int)
+    return _branch_form_page(form)
+
+
+@bp.route("/branches/<int:branch_id>", methods=["GET", "POST"])
+def branch_edit(branch_id: int):
+    branch = branch_service.get_branch(branch_id)
+    form = BranchForm(obj=branch)
+    form.parent_id.choices = _branch_options("（无上级，作为根组织）")
+    if request.method == "GET":
+        form.parent_id.data = branch.parent_id or 0
+        form.kind.data = branch.kind.value
+    return _branch_form_page(form, branch)
+
+
+@bp.route("/branches/<int:branch_id>/delete", methods=["POST"])
+def branch_delete(branch_id: int):
+    if DeleteForm().validate_on_submit():
+        try:
+            branch_service.delete_branch(branch_id)
+        except DomainError as error:
+            flash(error.message, "error")
+            return redirect(url_for("admin.branches"))
+        flash("组织已删除。", "success")
+    return redirect(url_for("admin.branches"))

@@ -1,0 +1,76 @@
+"""Configuration: defaults here, then instance/config.py, then DANGXIAO_* variables.
+
+Every switch between the embedded default and the scaled-out engine (SQLite →
+PostgreSQL, memory → Redis rate limits) is a setting here, never a code change.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+
+
+class Defaults:
+    SECRET_KEY = DEFAULT_SECRET_KEY
+    ENV_NAME = "development"  # DANGXIAO_ENV_NAME=production turns on the production checks
+    DEBUG = False
+    # Relative sqlite paths are resolved against the instance folder in create_app.
+    SQLALCHEMY_DATABASE_URI = "sqlite:///dangxiao.db"
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = 14 * 24 * 3600
+    WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
+
+    # Rate limits (Flask-Limiter syntax). Storage is memory unless REDIS_URL is set.
+    REDIS_URL: str | None = None
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = "10 per minute"
+    REGISTER_RATE_LIMIT = "5 per hour"
+
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024  # forms; media uploads use chunks below this
+    PASSWORD_MIN_LENGTH = 8
+
+
+def load_env(app_config: dict[str, Any]) -> None:
+    """Apply DANGXIAO_* variables plus the conventional DATABASE_URL / REDIS_URL aliases."""
+    if os.environ.get("DATABASE_URL"):
+        app_config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    if os.environ.get("REDIS_URL"):
+        app_config["REDIS_URL"] = os.environ["REDIS_URL"]
+    for key in ("DATABASE_URL",):
+        value = os.environ.get(f"DANGXIAO_{key}")
+        if value:
+            app_config["SQLALCHEMY_DATABASE_URI"] = value
+
+
+def finalise(config: dict[str, Any], instance_path: str) -> None:
+    """Derive dependent settings once every source has been read."""
+    uri: str = config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://"):
+        uri = "postgresql://" + uri[len("postgres://"):]
+    if uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        rel = uri[len("sqlite:///"):]
+        if rel and rel != ":memory:":
+            uri = "sqlite:///" + os.path.join(instance_path, rel)
+    config["SQLALCHEMY_DATABASE_URI"] = uri
+    if config.get("REDIS_URL") and config.get("RATELIMIT_STORAGE_URI") == "memory://":
+        config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"]
+
+    if config.get("ENV_NAME") == "production":
+        if config.get("SECRET_KEY") in (None, "", DEFAULT_SECRET_KEY):
+            raise RuntimeError("生产环境必须设置 DANGXIAO_SECRET_KEY（不能使用默认密钥）")
+        if config.get("DEBUG"):
+            raise RuntimeError("生产环境不能开启 DEBUG")
+        config["SESSION_COOKIE_SECURE"] = True
+        config["REMEMBER_COOKIE_SECURE"] = True
+        config["PREFERRED_URL_SCHEME"] = "https"

@@ -1,0 +1,1 @@
+"""网上党校: courses, lessons, progress, quizzes, credits."""

@@ -1,0 +1,14 @@
+"""在线答疑: live Q&A over Socket.IO (placeholder)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+bp = Blueprint("live", __name__, url_prefix="/live")
+
+
+@bp.route("/")
+def index():
+    return render_template(
+        "main/coming_soon.html", title="在线答疑", intro="在线实时答疑即将开放。"
+    )

@@ -1,0 +1,1 @@
+"""Test support code shared by every package's tests."""
