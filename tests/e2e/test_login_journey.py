@@ -1,0 +1,35 @@
+"""A member logs in through the real login form in Chromium and sees the profile page."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import TEST_PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+
+def test_member_logs_in_and_sees_profile(live_server, page, create_branch, create_user):
+    branch = create_branch("东街村党支部")
+    create_user("zhangsan", branch=branch, display_name="张三")
+
+    page.goto(live_server + "/")
+    page.get_by_role("link", name="登录").click()
+    page.get_by_label("用户名").fill("zhangsan")
+    page.get_by_label("密码").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+
+    page.wait_for_url(live_server + "/accounts/profile")
+    assert page.get_by_test_id("profile-name").inner_text() == "张三"
+    assert "东街村党支部" in page.get_by_test_id("profile-branch").inner_text()
+    assert "党员" in page.get_by_test_id("profile-roles").inner_text()
+
+
+def test_wrong_password_shows_chinese_message_in_browser(live_server, page, create_user):
+    create_user("lisi")
+    page.goto(live_server + "/accounts/login")
+    page.get_by_label("用户名").fill("lisi")
+    page.get_by_label("密码").fill("wrong-password")
+    page.get_by_role("button", name="登录").click()
+    assert "用户名或密码错误" in page.locator(".flash-error").inner_text()
+    assert page.url.startswith(live_server + "/accounts/login")
