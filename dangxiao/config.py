@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"  # noqa: S105 — refused in production
 
 
 class Defaults:

@@ -8,7 +8,7 @@ from dangxiao.accounts import services
 from dangxiao.accounts.models import Branch, BranchKind, Role
 from dangxiao.extensions import db
 
-DEMO_PASSWORD = "dangxiao2026"
+DEMO_PASSWORD = "dangxiao2026"  # noqa: S105 — demo data only
 
 # (name, kind, region code, children)
 TREE = (
@@ -63,7 +63,7 @@ def seed_demo() -> list[str]:
     walk(TREE, None)
     db.session.commit()
 
-    lines = ["演示账号（密码均为 %s）：" % DEMO_PASSWORD]
+    lines = [f"演示账号（密码均为 {DEMO_PASSWORD}）："]
     for username, display, branch_name, roles, region in ACCOUNTS:
         user = services.find_user(username)
         if user is None:

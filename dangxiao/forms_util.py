@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import flash
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 
 from dangxiao.errors import DomainError
 
@@ -15,3 +16,8 @@ def attach_error(form: FlaskForm, error: DomainError) -> None:
         field.errors = [*field.errors, error.message]
     else:
         flash(error.message, "error")
+
+
+def options(pairs) -> list[SelectChoice]:
+    """SelectField choices in the form WTForms 3.3+ wants (tuples are deprecated there)."""
+    return [SelectChoice(value=value, label=label) for value, label in pairs]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import DateTime, Enum, ForeignKey, String, UniqueConstraint
@@ -15,10 +15,10 @@ from dangxiao.extensions import db
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-class BranchKind(str, enum.Enum):
+class BranchKind(enum.StrEnum):
     committee = "committee"  # 党委
     general_branch = "general_branch"  # 党总支
     branch = "branch"  # 党支部
@@ -31,7 +31,7 @@ BRANCH_KIND_LABELS = {
 }
 
 
-class UserStatus(str, enum.Enum):
+class UserStatus(enum.StrEnum):
     pending = "pending"
     active = "active"
     disabled = "disabled"
@@ -44,7 +44,7 @@ USER_STATUS_LABELS = {
 }
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     member = "member"
     moderator = "moderator"
     branch_secretary = "branch_secretary"

@@ -12,7 +12,7 @@ from dangxiao.accounts.models import BranchKind, UserStatus
 from dangxiao.accounts.permissions import can_manage_user
 from dangxiao.errors import DomainError
 from dangxiao.extensions import limiter
-from dangxiao.forms_util import attach_error
+from dangxiao.forms_util import attach_error, options
 from dangxiao.security import is_safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/accounts")
@@ -73,7 +73,7 @@ def register():
     if current_user.is_authenticated:
         return redirect(url_for("auth.profile"))
     form = RegisterForm()
-    form.branch_id.choices = [(0, "请选择…"), *_branch_choices()]
+    form.branch_id.choices = options([(0, "请选择…"), *_branch_choices()])
     status = 200
     if form.validate_on_submit():
         try:

@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 
 from dangxiao.accounts.models import BRANCH_KIND_LABELS, ROLE_LABELS, USER_STATUS_LABELS
+from dangxiao.forms_util import options
 
 
 class UserForm(FlaskForm):
@@ -15,7 +16,7 @@ class UserForm(FlaskForm):
     phone = StringField("手机号码")
     branch_id = SelectField("所在组织", coerce=int, validate_choice=False)
     role = SelectField(
-        "角色", choices=[(r.value, label) for r, label in ROLE_LABELS.items()], default="member"
+        "角色", choices=options((r.value, label) for r, label in ROLE_LABELS.items()), default="member"
     )
     is_flowing = BooleanField("流动党员")
     flowing_region = StringField("流入地")
@@ -30,7 +31,7 @@ class UserEditForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    status = SelectField("账号状态", choices=[(s.value, label) for s, label in USER_STATUS_LABELS.items()])
+    status = SelectField("账号状态", choices=options((s.value, label) for s, label in USER_STATUS_LABELS.items()))
 
 
 class ResetPasswordForm(FlaskForm):
@@ -38,13 +39,13 @@ class ResetPasswordForm(FlaskForm):
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("角色", choices=[(r.value, label) for r, label in ROLE_LABELS.items()])
+    role = SelectField("角色", choices=options((r.value, label) for r, label in ROLE_LABELS.items()))
     scope_branch_id = SelectField("管辖范围", coerce=int, validate_choice=False)
 
 
 class BranchForm(FlaskForm):
     name = StringField("组织名称")
-    kind = SelectField("组织类型", choices=[(k.value, label) for k, label in BRANCH_KIND_LABELS.items()])
+    kind = SelectField("组织类型", choices=options((k.value, label) for k, label in BRANCH_KIND_LABELS.items()))
     parent_id = SelectField("上级组织", coerce=int, validate_choice=False)
     region_code = StringField("行政区划代码")
 

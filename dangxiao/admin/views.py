@@ -17,15 +17,15 @@ from dangxiao.admin.forms import (
     UserForm,
 )
 from dangxiao.errors import DomainError
-from dangxiao.forms_util import attach_error
+from dangxiao.forms_util import attach_error, options
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def _branch_options(empty_label: str) -> list[tuple[int, str]]:
-    return [(0, empty_label)] + [
-        (b.id, "　" * depth + b.name) for b, depth in branch_service.tree_rows()
-    ]
+def _branch_options(empty_label: str) -> list:
+    return options(
+        [(0, empty_label)] + [(b.id, "　" * depth + b.name) for b, depth in branch_service.tree_rows()]
+    )
 
 
 @bp.route("/")

@@ -1,0 +1,68 @@
+"""Every route is listed in the access table, and the table is enforced."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from dangxiao.access import ACCESS, DEVICE, LOGIN, PUBLIC
+
+VALID_RULES = {PUBLIC, LOGIN, DEVICE} | {f"role:{r}" for r in ("member", "moderator", "branch_secretary", "admin")}
+
+
+def test_every_route_is_in_the_access_table(app):
+    missing = sorted({rule.endpoint for rule in app.url_map.iter_rules()} - set(ACCESS))
+    assert not missing, f"routes missing from dangxiao/access.py ACCESS: {missing}"
+
+
+def test_access_table_has_no_stale_or_invalid_rows(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert not sorted(set(ACCESS) - endpoints), "rows for endpoints that no longer exist"
+    assert {rule for rule in ACCESS.values()} <= VALID_RULES
+
+
+def _concrete_urls(app, predicate):
+    for rule in app.url_map.iter_rules():
+        if not predicate(ACCESS.get(rule.endpoint)) or rule.endpoint == "static":
+            continue
+        url = re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", rule.rule)
+        method = "GET" if "GET" in rule.methods else sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
+        yield rule.endpoint, url, method
+
+
+def test_anonymous_visitors_cannot_reach_protected_routes(app, client):
+    checked = 0
+    for endpoint, url, method in _concrete_urls(app, lambda r: r not in (PUBLIC, None)):
+        response = client.open(url, method=method)
+        assert response.status_code in (302, 400, 401), (endpoint, response.status_code)
+        if response.status_code == 302:
+            assert "/accounts/login" in response.headers["Location"], endpoint
+        checked += 1
+    assert checked > 5
+
+
+@pytest.mark.parametrize("role", ["member", "moderator", "branch_secretary"])
+def test_non_admins_cannot_reach_admin_routes(app, client, auth, create_user, role):
+    create_user("someone", roles=[role])
+    auth.login("someone")
+    checked = 0
+    for endpoint, url, method in _concrete_urls(app, lambda r: r == "role:admin"):
+        response = client.open(url, method=method)
+        assert response.status_code == 403, (endpoint, response.status_code)
+        checked += 1
+    assert checked > 5
+
+
+def test_admin_reaches_admin_pages(client, auth, create_user):
+    create_user("root", roles=["admin"])
+    auth.login("root")
+    for path in ["/admin/users", "/admin/users/new", "/admin/branches", "/admin/branches/new", "/accounts/approvals"]:
+        assert client.get(path).status_code == 200, path
+
+
+def test_public_pages_and_navigation(client):
+    home = client.get("/").get_data(as_text=True)
+    for name, path in [("网上党校", "/school/"), ("党建论坛", "/forum/"), ("流动党员之家", "/help/"), ("在线答疑", "/live/")]:
+        assert name in home
+        assert client.get(path).status_code == 200
