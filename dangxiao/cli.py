@@ -6,7 +6,7 @@ import secrets
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from dangxiao.accounts import services
 from dangxiao.accounts.branches import find_branch_by_name, get_branch
@@ -83,6 +83,7 @@ def set_password_command(username, password):
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo_command():
     """Load demo branches and accounts (safe to run again)."""
     from dangxiao.demo import seed_demo

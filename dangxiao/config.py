@@ -38,6 +38,21 @@ class Defaults:
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024  # forms; media uploads use chunks below this
     PASSWORD_MIN_LENGTH = 8
 
+    # media (see media/storage.py and media/jobs.py)
+    MEDIA_ROOT: str | None = None  # default instance/media; relative paths are under instance/
+    MEDIA_MAX_UPLOAD_BYTES = 4 * 1024**3  # one file
+    MEDIA_MAX_TOTAL_BYTES = 0  # sources + published output + reserved uploads; 0 = unlimited
+    MEDIA_CHUNK_MAX_BYTES = 8 * 1024**2  # one upload request; the browser sends this much at a time
+    MEDIA_X_ACCEL_PREFIX: str | None = None  # e.g. "/_media/": nginx serves files (X-Accel-Redirect)
+    JOB_HEARTBEAT_TIMEOUT = 120  # seconds without progress before a running job is re-queued
+    JOB_MAX_ATTEMPTS = 3  # claims of one job before it is failed with its last error
+    JOB_PROGRESS_INTERVAL = 1.0  # seconds between progress/heartbeat writes of a running job
+    JOB_REAPER_INTERVAL: float | None = None  # default: a third of the heartbeat timeout (1..30 s)
+    HUEY_NAME = "dangxiao"
+    HUEY_SQLITE_PATH: str | None = None  # default instance/huey.db (used when no Redis URL is set)
+    HUEY_REDIS_URL: str | None = None  # default REDIS_URL; set → RedisHuey
+    HUEY_WORKERS = 1  # worker threads of `flask media worker` (each runs one ffmpeg)
+
 
 def load_env(app_config: dict[str, Any]) -> None:
     """Apply DANGXIAO_* variables plus the conventional DATABASE_URL / REDIS_URL aliases."""
@@ -63,6 +78,8 @@ def finalise(config: dict[str, Any], instance_path: str) -> None:
         if rel and rel != ":memory:":
             uri = "sqlite:///" + os.path.join(instance_path, rel)
     config["SQLALCHEMY_DATABASE_URI"] = uri
+    media_root = config.get("MEDIA_ROOT") or "media"
+    config["MEDIA_ROOT"] = os.path.join(instance_path, media_root)  # absolute paths stay as they are
     if config.get("REDIS_URL") and config.get("RATELIMIT_STORAGE_URI") == "memory://":
         config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+
+from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -9,8 +12,10 @@ from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from huey import Huey, RedisHuey, SqliteHuey
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
+from werkzeug.local import LocalProxy
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -31,3 +36,22 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 socketio = SocketIO()
 limiter = Limiter(key_func=get_remote_address)
+
+
+# media: the job queue. One Huey per app (its storage comes from that app's config), so
+# tests and several apps in one process never share a queue; tasks register on it.
+def create_huey(app: Flask) -> Huey:
+    """RedisHuey when a Redis URL is configured, else SqliteHuey in a file under instance/."""
+    name = app.config.get("HUEY_NAME") or "dangxiao"
+    redis_url = app.config.get("HUEY_REDIS_URL") or app.config.get("REDIS_URL")
+    if redis_url:
+        return RedisHuey(name, url=redis_url, results=False)
+    path = app.config.get("HUEY_SQLITE_PATH") or os.path.join(app.instance_path, "huey.db")
+    return SqliteHuey(name, filename=path, results=False)
+
+
+def init_huey(app: Flask) -> None:
+    app.extensions["huey"] = create_huey(app)
+
+
+huey: Huey = LocalProxy(lambda: current_app.extensions["huey"])  # type: ignore[assignment]
