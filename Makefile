@@ -46,11 +46,11 @@ $(VENV)/bin/python:
 $(STAMP_RUN): requirements.txt | $(VENV)/bin/python
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -r requirements.txt
-	touch $@
+	mkdir -p $(@D) && touch $@
 
 $(STAMP_DEV): requirements.txt requirements-dev.txt $(STAMP_RUN)
 	$(PIP) install -q -r requirements-dev.txt
-	touch $@
+	mkdir -p $(@D) && touch $@
 
 deps: $(STAMP_RUN)
 dev-deps: $(STAMP_DEV)
@@ -58,7 +58,7 @@ dev-deps: $(STAMP_DEV)
 $(STAMP_NPM): package.json
 	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; \
 	  else npm install --no-audit --no-fund --loglevel=error; fi
-	touch $@
+	mkdir -p $(@D) && touch $@
 
 npm-deps: $(STAMP_NPM)
 
