@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from dangxiao.accounts import branches as branch_service
 from dangxiao.accounts import services
-from dangxiao.accounts.models import USER_STATUS_LABELS
+from dangxiao.accounts.models import USER_STATUS_LABELS, Role
 from dangxiao.admin.forms import (
     BranchForm,
     DeleteForm,
@@ -125,7 +126,9 @@ def user_edit(user_id: int):
 def user_status(user_id: int):
     user = services.get_user(user_id)
     form = StatusForm()
-    if form.validate_on_submit():
+    if user.id == current_user.id:
+        flash("不能更改自己的账号状态，以免把自己锁在系统外。", "error")
+    elif form.validate_on_submit():
         services.set_status(user, form.status.data)
         flash(f"账号状态已改为“{user.status_label}”。", "success")
     else:
@@ -167,7 +170,10 @@ def role_add(user_id: int):
 @bp.route("/users/<int:user_id>/roles/<int:role_id>/delete", methods=["POST"])
 def role_remove(user_id: int, role_id: int):
     user = services.get_user(user_id)
-    if DeleteForm().validate_on_submit():
+    held = next((r for r in user.roles if r.id == role_id), None)
+    if user.id == current_user.id and held is not None and held.role == Role.admin:
+        flash("不能移除自己的管理员角色。", "error")
+    elif DeleteForm().validate_on_submit():
         services.remove_role(user, role_id)
         flash("角色已移除。", "success")
     return redirect(url_for("admin.user_edit", user_id=user.id))

@@ -128,3 +128,14 @@ def test_missing_user_is_a_chinese_404(admin):
     response = admin.get("/admin/users/999999")
     assert response.status_code == 404
     assert "用户不存在" in response.get_data(as_text=True)
+
+
+def test_admin_cannot_lock_themselves_out(app, admin):
+    me = _user(app, "root")
+    with app.app_context():
+        role_id = db.session.get(User, me).roles[0].id
+    response = admin.post(f"/admin/users/{me}/roles/{role_id}/delete", follow_redirects=True)
+    assert "不能移除自己的管理员角色" in response.get_data(as_text=True)
+    response = admin.post(f"/admin/users/{me}/status", data={"status": "disabled"}, follow_redirects=True)
+    assert "不能更改自己的账号状态" in response.get_data(as_text=True)
+    assert admin.get("/admin/users").status_code == 200
