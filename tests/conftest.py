@@ -223,3 +223,12 @@ def create_user(app):
             return user.id
 
     return make
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of a real redis-server started for this test session."""
+    from tests.support.redis_server import redis_server
+
+    with redis_server(require("redis-server")) as url:
+        yield url
