@@ -1,0 +1,1 @@
+"""Upload validation, transcoding and delivery of lesson media (VOD)."""
