@@ -60,7 +60,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 def configure_extensions(app: Flask) -> None:
     from dangxiao.accounts import models  # noqa: F401  (register tables with the metadata)
-    from dangxiao.extensions import csrf, db, limiter, login_manager, migrate, socketio
+    from dangxiao.extensions import csrf, db, init_huey, limiter, login_manager, migrate, socketio
+    from media import models as media_models  # noqa: F401  (media tables, for migrations)
+    from media.tasks import register_tasks
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"), render_as_batch=True)
@@ -72,6 +74,9 @@ def configure_extensions(app: Flask) -> None:
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
         cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS", []),
     )
+
+    init_huey(app)  # the transcoding queue: SqliteHuey in instance/, or RedisHuey
+    register_tasks(app)
 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -105,11 +110,14 @@ def configure_blueprints(app: Flask) -> None:
     from dangxiao.admin.views import bp as admin_bp
     from dangxiao.main.views import bp as main_bp
     from dangxiao.school.views import bp as school_bp
+    from dangxiao.vendor import bp as vendor_bp
     from forum import register_blueprints as register_forum
+    from media.views import register_blueprints as register_media
 
-    for bp in (main_bp, auth_bp, api_bp, admin_bp, school_bp):
+    for bp in (main_bp, auth_bp, api_bp, admin_bp, school_bp, vendor_bp):
         app.register_blueprint(bp)
     register_forum(app)
+    register_media(app)
 
 
 def configure_templates(app: Flask) -> None:
@@ -130,5 +138,7 @@ def configure_templates(app: Flask) -> None:
 
 def configure_cli(app: Flask) -> None:
     from dangxiao.cli import register_cli
+    from media.cli import media_cli
 
     register_cli(app)
+    app.cli.add_command(media_cli)

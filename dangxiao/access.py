@@ -58,6 +58,22 @@ ACCESS: dict[str, str] = {
     "forum.index": PUBLIC,
     "helpdesk.index": PUBLIC,
     "live.index": PUBLIC,
+    # media — admin pages and the upload/status API (session + CSRF header)
+    "media.library_page": role("admin"),
+    "media.upload_page": role("admin"),
+    "media.asset_page": role("admin"),
+    "media.asset_retry": role("admin"),
+    "media.asset_cancel": role("admin"),
+    "media.asset_delete": role("admin"),
+    "media_api.upload_create": role("admin"),
+    "media_api.upload_status": role("admin"),
+    "media_api.upload_chunk": role("admin"),
+    "media_api.upload_abort": role("admin"),
+    "media_api.asset_status": role("admin"),
+    # media delivery: public for now; lessons will decide (public / members / device key)
+    "media_files.file": PUBLIC,
+    # front-end libraries from node_modules (whitelisted files only)
+    "vendor.file": PUBLIC,
 }
 
 # Set by the IPTV module when it lands: returns True when the request carries a valid device key.

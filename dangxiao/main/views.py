@@ -34,6 +34,8 @@ def database_status() -> dict:
 
 @bp.route("/healthz")
 def healthz():
-    checks = {"database": database_status()}
+    from media.health import media_status, queue_status
+
+    checks = {"database": database_status(), "queue": queue_status(), "media": media_status()}
     ok = all(c["ok"] for c in checks.values())
     return jsonify(status="ok" if ok else "error", checks=checks), 200 if ok else 503

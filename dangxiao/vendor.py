@@ -1,0 +1,34 @@
+"""Front-end libraries from npm, served straight out of node_modules (never copied into the repo).
+
+Only the files named here are reachable; `npm install` (run by the Makefile) puts them there.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, abort, current_app, send_file
+
+bp = Blueprint("vendor", __name__)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NODE_MODULES = os.path.join(ROOT, "node_modules")
+
+#: URL name → path under node_modules.
+FILES = {
+    "hls.min.js": "hls.js/dist/hls.min.js",
+}
+
+
+@bp.get("/static/vendor/<name>")
+def file(name: str):
+    relative = FILES.get(name)
+    if relative is None:
+        abort(404)
+    path = os.path.join(NODE_MODULES, relative)
+    if not os.path.isfile(path):
+        current_app.logger.warning("%s is missing: run `npm install` (make npm-deps)", relative)
+        abort(404)
+    response = send_file(path, mimetype="text/javascript", conditional=True, max_age=86400)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
