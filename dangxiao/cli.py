@@ -83,13 +83,19 @@ def set_password_command(username, password):
 
 
 @click.command("seed-demo")
+@click.option("--skip-media", is_flag=True, help="不生成演示视频")
 @with_appcontext
-def seed_demo_command():
+def seed_demo_command(skip_media: bool):
     """Load demo branches and accounts (safe to run again)."""
     from dangxiao.demo import seed_demo
+    from media.demo import seed_demo_media
 
     for line in seed_demo():
         click.echo(line)
+    if not skip_media:
+        click.echo("演示媒体（首次运行需转码约半分钟）：")
+        for line in seed_demo_media():
+            click.echo(line)
 
 
 def register_cli(app: Flask) -> None:

@@ -9,7 +9,7 @@ from dangxiao.extensions import db
 
 
 def test_seed_demo_is_idempotent_and_prints_logins(app, runner):
-    first = runner.invoke(args=["seed-demo"])
+    first = runner.invoke(args=["seed-demo", "--skip-media"])
     assert first.exit_code == 0, first.output
     for username in ("admin", "moderator", "secretary", "zhangsan", "zhaoliu"):
         assert username in first.output
@@ -19,7 +19,7 @@ def test_seed_demo_is_idempotent_and_prints_logins(app, runner):
             db.session.scalar(select(func.count()).select_from(Branch)),
         )
         flowing = db.session.scalar(select(func.count()).select_from(User).where(User.is_flowing))
-    second = runner.invoke(args=["seed-demo"])
+    second = runner.invoke(args=["seed-demo", "--skip-media"])
     assert second.exit_code == 0
     with app.app_context():
         assert counts == (
@@ -32,7 +32,7 @@ def test_seed_demo_is_idempotent_and_prints_logins(app, runner):
 def test_demo_admin_can_log_in(runner, auth):
     from dangxiao.demo import DEMO_PASSWORD
 
-    runner.invoke(args=["seed-demo"])
+    runner.invoke(args=["seed-demo", "--skip-media"])
     assert auth.login("admin", DEMO_PASSWORD).status_code == 302
 
 
