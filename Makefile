@@ -12,8 +12,11 @@ STAMP_NPM := node_modules/.stamp
 
 .PHONY: run test bench lint system-deps deps dev-deps npm-deps migrate seed clean worker
 
+# Serves the site and, beside it, one transcoding worker (stopped together with the server).
 run: system-deps deps npm-deps migrate seed
 	@echo "服务地址: http://127.0.0.1:5000"
+	@$(FLASK) media worker & worker=$$!; \
+	trap 'kill -INT $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(PY) wsgi.py
 
 test: system-deps dev-deps npm-deps

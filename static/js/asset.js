@@ -8,6 +8,7 @@
   var progress = document.getElementById("asset-progress");
   var progressText = document.getElementById("asset-progress-text");
   var failure = document.getElementById("asset-failure");
+  var attempts = document.getElementById("asset-attempts");
   var terminal = { ready: true, failed: true, cancelled: true };
 
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {
@@ -25,6 +26,10 @@
     var job = state.job;
     if (job) {
       progress.value = job.progress;
+      if (attempts) {
+        attempts.textContent = "第 " + job.attempts + " 次尝试（最多 " + job.max_attempts + " 次）" +
+          (job.stale ? "，工作进程无响应，等待重新排队" : "");
+      }
       var parts = [];
       if (state.status === "transcoding") parts.push(job.progress + "%");
       if (job.speed) parts.push("（" + job.speed + " 倍速）");
