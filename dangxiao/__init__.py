@@ -44,6 +44,11 @@ def configure_app(app: Flask, config: Mapping[str, Any] | None) -> None:
         app.config.update(config)
     os.makedirs(app.instance_path, exist_ok=True)
     config_module.finalise(app.config, app.instance_path)
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
 
 @event.listens_for(Engine, "connect")

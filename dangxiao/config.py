@@ -35,6 +35,10 @@ class Defaults:
     LOGIN_RATE_LIMIT = "10 per minute"
     REGISTER_RATE_LIMIT = "5 per hour"
 
+    # Number of reverse proxies (nginx) in front of the app whose X-Forwarded-* headers are
+    # trusted. Behind nginx set 1, or every visitor shares nginx's address and rate limit.
+    TRUSTED_PROXIES = 0
+
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024  # forms; media uploads use chunks below this
     PASSWORD_MIN_LENGTH = 8
 

@@ -193,3 +193,22 @@ def test_user_input_is_escaped(client, auth, create_user):
     auth.login("escaper")
     body = client.get("/accounts/profile").get_data(as_text=True)
     assert "<b>x</b>" not in body and "&lt;b&gt;x&lt;/b&gt;" in body
+
+
+def test_behind_a_trusted_proxy_each_visitor_has_their_own_login_limit(app_config, create_user):
+    from dangxiao import create_app
+    from tests.conftest import CSRFClient
+
+    app_config.update(TRUSTED_PROXIES=1, LOGIN_RATE_LIMIT="2 per minute")
+    app = create_app(app_config)
+    app.test_client_class = CSRFClient
+    client = app.test_client()
+
+    def attempt(ip: str) -> int:
+        return client.post(
+            "/accounts/login", data={"username": "x1", "password": "bad-pass"},
+            headers={"X-Forwarded-For": ip}, environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        ).status_code
+
+    assert [attempt("10.0.0.1") for _ in range(3)] == [401, 401, 429]
+    assert attempt("10.0.0.2") == 401
