@@ -27,6 +27,7 @@ class Defaults:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_DURATION = 14 * 24 * 3600
     WTF_CSRF_TIME_LIMIT = None  # token lives as long as the session
+    WTF_I18N_ENABLED = False  # forms use WTForms' own zh messages (dangxiao.forms_util.Form)
 
     # Rate limits (Flask-Limiter syntax). Storage is memory unless REDIS_URL is set.
     REDIS_URL: str | None = None

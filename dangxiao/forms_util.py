@@ -9,6 +9,13 @@ from wtforms.fields.choices import SelectChoice
 from dangxiao.errors import DomainError
 
 
+class Form(FlaskForm):
+    """Base form: WTForms' built-in messages in Simplified Chinese (no Babel needed)."""
+
+    class Meta:
+        locales = ["zh"]
+
+
 def attach_error(form: FlaskForm, error: DomainError) -> None:
     """Show the error next to its field when the form has one, else as a page message."""
     field = getattr(form, error.field, None) if error.field else None

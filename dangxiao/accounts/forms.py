@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from dangxiao.forms_util import Form
 
-class LoginForm(FlaskForm):
-    username = StringField("用户名", validators=[DataRequired("请填写用户名。"), Length(max=64)])
-    password = PasswordField("密码", validators=[DataRequired("请填写密码。"), Length(max=128)])
+BAD_LOGIN = "用户名或密码错误。"
+
+
+class LoginForm(Form):
+    # Over-long input gets the same generic answer as a wrong password (and never reaches scrypt).
+    username = StringField("用户名", validators=[DataRequired("请填写用户名。"), Length(max=64, message=BAD_LOGIN)])
+    password = PasswordField("密码", validators=[DataRequired("请填写密码。"), Length(max=128, message=BAD_LOGIN)])
     remember = BooleanField("两周内自动登录")
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     current_password = PasswordField("当前密码", validators=[DataRequired("请填写当前密码。")])
     new_password = PasswordField("新密码", validators=[DataRequired("请填写新密码。")])
     confirm = PasswordField("确认新密码", validators=[DataRequired("请再次填写新密码。")])
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     display_name = StringField("姓名", validators=[DataRequired("请填写姓名。")])
     phone = StringField("手机号码", validators=[Optional()])
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     username = StringField("用户名")
     display_name = StringField("姓名")
     password = PasswordField("密码")
@@ -35,5 +39,5 @@ class RegisterForm(FlaskForm):
     flowing_region = StringField("现居住地（流入地）")
 
 
-class ApprovalForm(FlaskForm):
+class ApprovalForm(Form):
     """Empty form: carries the CSRF token for approve/reject buttons."""

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 
 from dangxiao.accounts.models import BRANCH_KIND_LABELS, ROLE_LABELS, USER_STATUS_LABELS
-from dangxiao.forms_util import options
+from dangxiao.forms_util import Form, options
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     username = StringField("用户名")
     display_name = StringField("姓名")
     password = PasswordField("初始密码")
@@ -22,7 +21,7 @@ class UserForm(FlaskForm):
     flowing_region = StringField("流入地")
 
 
-class UserEditForm(FlaskForm):
+class UserEditForm(Form):
     display_name = StringField("姓名")
     phone = StringField("手机号码")
     branch_id = SelectField("所在组织", coerce=int, validate_choice=False)
@@ -30,25 +29,25 @@ class UserEditForm(FlaskForm):
     flowing_region = StringField("流入地")
 
 
-class StatusForm(FlaskForm):
+class StatusForm(Form):
     status = SelectField("账号状态", choices=options((s.value, label) for s, label in USER_STATUS_LABELS.items()))
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     password = PasswordField("新密码")
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     role = SelectField("角色", choices=options((r.value, label) for r, label in ROLE_LABELS.items()))
     scope_branch_id = SelectField("管辖范围", coerce=int, validate_choice=False)
 
 
-class BranchForm(FlaskForm):
+class BranchForm(Form):
     name = StringField("组织名称")
     kind = SelectField("组织类型", choices=options((k.value, label) for k, label in BRANCH_KIND_LABELS.items()))
     parent_id = SelectField("上级组织", coerce=int, validate_choice=False)
     region_code = StringField("行政区划代码")
 
 
-class DeleteForm(FlaskForm):
+class DeleteForm(Form):
     """Carries the CSRF token for delete buttons."""

@@ -198,3 +198,17 @@ def test_api_me_requires_login_with_json_error(client):
     response = client.get("/api/me")
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "login_required"
+
+
+def test_over_long_login_input_gets_the_generic_chinese_message(client, create_user):
+    create_user("longcase")
+    for data in ({"username": "a" * 500, "password": "whatever-1"}, {"username": "longcase", "password": "p" * 5000}):
+        response = client.post("/accounts/login", data=data)
+        assert response.status_code == 400
+        body = response.get_data(as_text=True)
+        assert "用户名或密码错误" in body and "Field" not in body
+
+
+def test_login_with_zero_width_username_does_not_match_the_real_account(auth, create_user):
+    create_user("zhangsan")
+    assert auth.login("zhang\u200bsan").status_code == 401

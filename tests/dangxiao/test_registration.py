@@ -130,3 +130,10 @@ def test_failed_registration_stores_nothing(app, client, create_branch):
     register(client, create_branch(), username="halfway", phone="not-a-phone")
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_tampered_select_value_gets_a_chinese_message(client):
+    response = register(client, "not-a-number")
+    assert response.status_code == 400
+    body = response.get_data(as_text=True)
+    assert "选择无效" in body and "Invalid" not in body
