@@ -65,10 +65,8 @@ def load_env(app_config: dict[str, Any]) -> None:
         app_config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     if os.environ.get("REDIS_URL"):
         app_config["REDIS_URL"] = os.environ["REDIS_URL"]
-    for key in ("DATABASE_URL",):
-        value = os.environ.get(f"DANGXIAO_{key}")
-        if value:
-            app_config["SQLALCHEMY_DATABASE_URI"] = value
+    if os.environ.get("DANGXIAO_DATABASE_URL"):
+        app_config["SQLALCHEMY_DATABASE_URI"] = os.environ["DANGXIAO_DATABASE_URL"]
 
 
 def finalise(config: dict[str, Any], instance_path: str) -> None:

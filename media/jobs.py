@@ -20,9 +20,10 @@ from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 
+from dangxiao.db_types import aware, utcnow
 from dangxiao.errors import DomainError
 from dangxiao.extensions import db
-from media.models import AssetStatus, JobStatus, MediaAsset, TranscodeJob, aware, utcnow
+from media.models import AssetStatus, JobStatus, MediaAsset, TranscodeJob
 
 log = logging.getLogger(__name__)
 

@@ -8,24 +8,14 @@ lost task, a killed worker or a duplicate delivery can never publish twice.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Enum, Float, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from dangxiao.db_types import str_enum, utcnow
 from dangxiao.extensions import db
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands timestamps back naive; they were written in UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 class AssetStatus(enum.StrEnum):
@@ -66,10 +56,6 @@ JOB_STATUS_LABELS = {
 }
 
 
-def _enum(kind: type[enum.Enum]) -> Enum:
-    return Enum(kind, native_enum=False, length=20, validate_strings=True)
-
-
 class MediaAsset(db.Model):
     """One uploaded source and (once ready) its published HLS ladder, MP4 and poster."""
 
@@ -82,7 +68,7 @@ class MediaAsset(db.Model):
     source_path: Mapped[str | None] = mapped_column(String(300))
     sha256: Mapped[str | None] = mapped_column(String(64), unique=True)  # known once fully uploaded
     size: Mapped[int] = mapped_column(BigInteger, default=0)
-    status: Mapped[AssetStatus] = mapped_column(_enum(AssetStatus), default=AssetStatus.queued, index=True)
+    status: Mapped[AssetStatus] = mapped_column(str_enum(AssetStatus), default=AssetStatus.queued, index=True)
     failure_code: Mapped[str | None] = mapped_column(String(40))
     failure_reason: Mapped[str | None] = mapped_column(Text)
     duration: Mapped[float | None] = mapped_column(Float)
@@ -133,7 +119,7 @@ class TranscodeJob(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("media_assets.id", ondelete="CASCADE"), unique=True)
-    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus), default=JobStatus.queued, index=True)
+    status: Mapped[JobStatus] = mapped_column(str_enum(JobStatus), default=JobStatus.queued, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     speed: Mapped[float | None] = mapped_column(Float)

@@ -17,10 +17,11 @@ from typing import IO
 from flask import current_app
 from werkzeug.exceptions import ClientDisconnected
 
+from dangxiao.db_types import utcnow
 from dangxiao.errors import DomainError, NotFound
 from dangxiao.extensions import db
 from media import library, storage
-from media.models import AssetStatus, MediaAsset, Upload, utcnow
+from media.models import AssetStatus, MediaAsset, Upload
 
 BLOCK = 256 * 1024
 

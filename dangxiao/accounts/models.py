@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from dangxiao.db_types import str_enum, utcnow
 from dangxiao.extensions import db
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class BranchKind(enum.StrEnum):
@@ -65,7 +62,7 @@ class Branch(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[BranchKind] = mapped_column(
-        Enum(BranchKind, native_enum=False, length=20, validate_strings=True)
+        str_enum(BranchKind)
     )
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("branches.id", ondelete="RESTRICT"), index=True
@@ -113,7 +110,7 @@ class User(UserMixin, db.Model):
         ForeignKey("branches.id", ondelete="RESTRICT"), index=True
     )
     status: Mapped[UserStatus] = mapped_column(
-        Enum(UserStatus, native_enum=False, length=20, validate_strings=True),
+        str_enum(UserStatus),
         default=UserStatus.pending,
         index=True,
     )
@@ -163,7 +160,7 @@ class UserRole(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, length=20, validate_strings=True)
+        str_enum(Role)
     )
     scope_branch_id: Mapped[int | None] = mapped_column(
         ForeignKey("branches.id", ondelete="CASCADE"), index=True

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash
 
 from dangxiao.accounts.branches import get_branch, subtree_ids_query
-from dangxiao.accounts.models import Role, User, UserRole, UserStatus, utcnow
+from dangxiao.accounts.models import Role, User, UserRole, UserStatus
 from dangxiao.accounts.permissions import scope_roots
 from dangxiao.accounts.validation import (
     check_password_strength,
@@ -20,6 +20,7 @@ from dangxiao.accounts.validation import (
     normalise_username,
     username_key,
 )
+from dangxiao.db_types import utcnow
 from dangxiao.errors import DomainError, NotFound
 from dangxiao.extensions import db
 

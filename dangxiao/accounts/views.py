@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from dangxiao.accounts import services
@@ -20,14 +20,10 @@ api = Blueprint("api", __name__, url_prefix="/api")
 
 
 def _login_limit() -> str:
-    from flask import current_app
-
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
 def _register_limit() -> str:
-    from flask import current_app
-
     return current_app.config["REGISTER_RATE_LIMIT"]
 
 

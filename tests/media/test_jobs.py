@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from dangxiao.db_types import utcnow
 from dangxiao.extensions import db
 from media import jobs, library
-from media.models import AssetStatus, JobStatus, MediaAsset, TranscodeJob, utcnow
+from media.models import AssetStatus, JobStatus, MediaAsset, TranscodeJob
 from media.tasks import run_job
 from tests.media.media_helpers import asset_and_job, login_admin, media_root, write_text_as_mp4
 
