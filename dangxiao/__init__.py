@@ -7,12 +7,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from dangxiao import config as config_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAX_ID = 2**63 - 1
+
+
+class BoundedInt(IntegerConverter):
+    """`<int:...>` that only matches ids a BIGINT column can hold: larger ones are a 404, not a 500."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 — Werkzeug's signature
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -27,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=os.path.join(ROOT, "templates"),
     )
     configure_app(app, config)
+    app.url_map.converters["int"] = BoundedInt
     configure_extensions(app)
     configure_security(app)
     configure_blueprints(app)
@@ -65,6 +76,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 def configure_extensions(app: Flask) -> None:
     from dangxiao.accounts import models  # noqa: F401  (register tables with the metadata)
+    from dangxiao.notifications import models as notification_models  # noqa: F401
     from dangxiao.extensions import csrf, db, init_huey, limiter, login_manager, migrate, socketio
     from media import models as media_models  # noqa: F401  (media tables, for migrations)
     from media.tasks import register_tasks
@@ -84,7 +96,7 @@ def configure_extensions(app: Flask) -> None:
     register_tasks(app)
 
     login_manager.init_app(app)
-    login_manager.login_view = "auth.login"
+    login_manager.login_view = "accounts.login"
     login_manager.login_message = "请先登录。"
     login_manager.session_protection = "basic"
 
@@ -110,17 +122,21 @@ def configure_security(app: Flask) -> None:
 
 
 def configure_blueprints(app: Flask) -> None:
-    from dangxiao.accounts.views import api as api_bp
-    from dangxiao.accounts.views import bp as auth_bp
-    from dangxiao.admin.views import bp as admin_bp
-    from dangxiao.main.views import bp as main_bp
-    from dangxiao.school.views import bp as school_bp
-    from dangxiao.vendor import bp as vendor_bp
+    """Each package registers its blueprints together with their access rows."""
+    from dangxiao import access, vendor
+    from dangxiao.accounts import views as accounts
+    from dangxiao.admin import views as admin
+    from dangxiao.main import views as main
+    from dangxiao.school import views as school
     from forum import register_blueprints as register_forum
     from media.views import register_blueprints as register_media
 
-    for bp in (main_bp, auth_bp, api_bp, admin_bp, school_bp, vendor_bp):
-        app.register_blueprint(bp)
+    access.register(app, main.bp, main.ACCESS)
+    access.register(app, accounts.bp, accounts.ACCESS)
+    access.register(app, accounts.api, accounts.API_ACCESS)
+    access.register(app, admin.bp, admin.ACCESS)
+    access.register(app, school.bp, school.ACCESS)
+    access.register(app, vendor.bp, vendor.ACCESS)
     register_forum(app)
     register_media(app)
 

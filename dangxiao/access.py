@@ -1,18 +1,26 @@
 """The access table: the single place that decides who may reach each endpoint.
 
-Every endpoint in `app.url_map` must have a row here; a test walks the map and
-fails on a missing one, and at run time an endpoint without a row is refused
-(fail closed). Finer, data-dependent checks (a secretary's branch scope) are made
-in services through `dangxiao.accounts.permissions.has_role`.
+Each package registers its blueprints through :func:`register`, passing the rows for
+that blueprint's views next to the blueprint itself; the rows are merged into one
+table per app (``app.extensions["access"]``). A duplicate row or an invalid rule fails
+at registration; a test walks ``app.url_map`` both ways so a route without a row (or
+a row without a route) fails the suite, and at run time an endpoint without a row is
+refused (fail closed). Object-level questions (this secretary and that member's
+branch) are answered by the domain policies (``dangxiao.policy.can``), not here.
+
+Rules: ``public``, ``login``, ``device`` (a set-top box's key, checked by the loader
+registered with :func:`device_loader`), ``role:<name>``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from flask import Flask, redirect, request, url_for
+from flask import Blueprint, Flask, current_app, g, redirect, request, url_for
 from flask_login import current_user
 
+from dangxiao.accounts.models import Role
 from dangxiao.accounts.permissions import has_role
 from dangxiao.errors import error_response
 
@@ -20,83 +28,74 @@ PUBLIC = "public"
 LOGIN = "login"
 DEVICE = "device"
 
+TABLE_KEY = "access"
+DEVICE_LOADER_KEY = "access.device_loader"
 
-def role(name: str) -> str:
-    return f"role:{name}"
+DeviceLoader = Callable[[], Any]
 
 
-ACCESS: dict[str, str] = {
-    "static": PUBLIC,
-    # main
-    "main.index": PUBLIC,
-    "main.healthz": PUBLIC,
-    # accounts
-    "auth.login": PUBLIC,
-    "auth.register": PUBLIC,
-    "auth.logout": LOGIN,
-    "auth.profile": LOGIN,
-    "auth.password": LOGIN,
-    "api.me": LOGIN,
-    "auth.approvals": role("branch_secretary"),
-    "auth.approve": role("branch_secretary"),
-    # admin
-    "admin.index": role("admin"),
-    "admin.users": role("admin"),
-    "admin.user_new": role("admin"),
-    "admin.user_edit": role("admin"),
-    "admin.user_status": role("admin"),
-    "admin.user_password": role("admin"),
-    "admin.role_add": role("admin"),
-    "admin.role_remove": role("admin"),
-    "admin.branches": role("admin"),
-    "admin.branch_new": role("admin"),
-    "admin.branch_edit": role("admin"),
-    "admin.branch_delete": role("admin"),
-    # school (网上党校)
-    "school.index": PUBLIC,
-    # forum package
-    "forum.index": PUBLIC,
-    "helpdesk.index": PUBLIC,
-    "live.index": PUBLIC,
-    # media — admin pages and the upload/status API (session + CSRF header)
-    "media.library_page": role("admin"),
-    "media.upload_page": role("admin"),
-    "media.asset_page": role("admin"),
-    "media.asset_retry": role("admin"),
-    "media.asset_cancel": role("admin"),
-    "media.asset_delete": role("admin"),
-    "media_api.upload_create": role("admin"),
-    "media_api.upload_status": role("admin"),
-    "media_api.upload_chunk": role("admin"),
-    "media_api.upload_abort": role("admin"),
-    "media_api.asset_status": role("admin"),
-    # media delivery: public for now; lessons will decide (public / members / device key)
-    "media_files.file": PUBLIC,
-    # front-end libraries from node_modules (whitelisted files only)
-    "vendor.file": PUBLIC,
-}
+def role(name: Role | str) -> str:
+    return f"role:{Role(name).value}"
 
-# Set by the IPTV module when it lands: returns True when the request carries a valid device key.
-device_authenticator: Callable[[], bool] | None = None
+
+VALID_RULES = frozenset({PUBLIC, LOGIN, DEVICE} | {role(r) for r in Role})
+
+
+def table(app: Flask | None = None) -> dict[str, str]:
+    """The merged endpoint → rule table of `app` (default: the current app)."""
+    app = app or current_app
+    return app.extensions.setdefault(TABLE_KEY, {})
+
+
+def add_rows(app: Flask, rows: Mapping[str, str]) -> None:
+    """Add full-endpoint rows; a duplicate or an unknown rule is a programming error."""
+    merged = table(app)
+    for endpoint, rule in rows.items():
+        if rule not in VALID_RULES:
+            raise ValueError(f"access rule {rule!r} for {endpoint} is not one of {sorted(VALID_RULES)}")
+        if endpoint in merged:
+            raise ValueError(f"duplicate access row for {endpoint}")
+        merged[endpoint] = rule
+
+
+def register(app: Flask, blueprint: Blueprint, rows: Mapping[str, str], **options: Any) -> None:
+    """Register `blueprint` with its rows, keyed by view name ("login" → "accounts.login")."""
+    add_rows(app, {f"{blueprint.name}.{view}": rule for view, rule in rows.items()})
+    app.register_blueprint(blueprint, **options)
+
+
+def device_loader(app: Flask, loader: DeviceLoader) -> None:
+    """Set the function that returns the device of this request (by its key) or None."""
+    if app.extensions.get(DEVICE_LOADER_KEY) is not None:
+        raise ValueError("a device loader is already registered")
+    app.extensions[DEVICE_LOADER_KEY] = loader
+
+
+def current_device() -> Any:
+    """The device the loader found for this request (None until one is registered)."""
+    if "device" not in g:
+        loader = current_app.extensions.get(DEVICE_LOADER_KEY)
+        g.device = loader() if loader is not None else None
+    return g.device
 
 
 def check_access(endpoint: str | None):
     """None when the request may proceed, else the response that refuses it."""
     if endpoint is None:  # no route matched: let the 404/405 handler answer
         return None
-    rule = ACCESS.get(endpoint)
+    rule = table().get(endpoint)
     if rule is None:
         return error_response(403)
     if rule == PUBLIC:
         return None
     if rule == DEVICE:
-        if device_authenticator is not None and device_authenticator():
+        if current_device() is not None:
             return None
         return error_response(401, "device_key_required", "需要有效的设备密钥。")
     if not current_user.is_authenticated:
         if request.path.startswith("/api/") or request.method not in ("GET", "HEAD"):
             return error_response(401)
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
     if rule == LOGIN:
         return None
     if rule.startswith("role:") and has_role(current_user, rule[5:]):
@@ -105,6 +104,8 @@ def check_access(endpoint: str | None):
 
 
 def init_app(app: Flask) -> None:
+    add_rows(app, {"static": PUBLIC})
+
     @app.before_request
     def enforce_access():
         return check_access(request.endpoint)

@@ -9,7 +9,10 @@ import os
 
 from flask import Blueprint, abort, current_app, send_file
 
+from dangxiao.access import PUBLIC
+
 bp = Blueprint("vendor", __name__)
+ACCESS = {"file": PUBLIC}  # whitelisted front-end files only
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NODE_MODULES = os.path.join(ROOT, "node_modules")

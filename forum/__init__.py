@@ -7,9 +7,8 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Called by dangxiao.create_app; nothing is registered at import time."""
-    from forum.helpdesk import bp as helpdesk_bp
-    from forum.live import bp as live_bp
-    from forum.views import bp as forum_bp
+    from dangxiao import access
+    from forum import helpdesk, live, views
 
-    for bp in (forum_bp, helpdesk_bp, live_bp):
-        app.register_blueprint(bp)
+    for module in (views, helpdesk, live):
+        access.register(app, module.bp, module.ACCESS)

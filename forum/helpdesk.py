@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from dangxiao.access import PUBLIC
+
 bp = Blueprint("helpdesk", __name__, url_prefix="/help")
+ACCESS = {"index": PUBLIC}
 
 
 @bp.route("/")

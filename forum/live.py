@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from dangxiao.access import PUBLIC
+
 bp = Blueprint("live", __name__, url_prefix="/live")
+ACCESS = {"index": PUBLIC}
 
 
 @bp.route("/")

@@ -10,10 +10,14 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request, url_for
 from flask_login import current_user
 
+from dangxiao.access import role
 from media import jobs, library, uploads
 from media.models import MediaAsset
 
 api = Blueprint("media_api", __name__, url_prefix="/api/media")
+# Session login + X-CSRFToken header.
+ACCESS = {view: role("admin") for view in (
+    "upload_create", "upload_status", "upload_chunk", "upload_abort", "asset_status")}
 
 NO_STORE = "no-store"
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -39,7 +43,7 @@ def _upload_response(upload, status: int = 200, imported: library.Imported | Non
         body["duplicate"] = imported.duplicate
         body["asset_id"] = imported.asset.id
     if upload.asset_id:
-        body["asset_url"] = url_for("media.asset_page", asset_id=upload.asset_id)
+        body["asset_url"] = url_for("media_admin.asset_page", asset_id=upload.asset_id)
     response = jsonify(body)
     response.status_code = status
     response.headers["Upload-Offset"] = str(upload.received)

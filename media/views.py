@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 
+from dangxiao.access import role
 from dangxiao.errors import DomainError
 from media import jobs, library
 from media.models import ASSET_STATUS_LABELS, AssetStatus
 
-bp = Blueprint("media", __name__, url_prefix="/admin/media")
+bp = Blueprint("media_admin", __name__, url_prefix="/admin/media")
+ACCESS = {view: role("admin") for view in (
+    "library_page", "upload_page", "asset_page", "asset_retry", "asset_cancel", "asset_delete")}
 
 TERMINAL = {AssetStatus.ready.value, AssetStatus.failed.value, AssetStatus.cancelled.value}
 
 
 def register_blueprints(app: Flask) -> None:
     """Called by dangxiao.create_app: admin pages, the JSON API and file delivery."""
-    from media.api import api
-    from media.delivery import bp as files_bp
+    from dangxiao import access
+    from media import api, delivery
 
-    for blueprint in (bp, api, files_bp):
-        app.register_blueprint(blueprint)
+    access.register(app, bp, ACCESS)
+    access.register(app, api.api, api.ACCESS)
+    access.register(app, delivery.bp, delivery.ACCESS)
 
 
 @bp.get("/")
@@ -65,7 +69,7 @@ def _act(asset_id: int, action, done: str):
         flash(error.message, "error")
     else:
         flash(done, "success")
-    return redirect(url_for("media.asset_page", asset_id=asset_id))
+    return redirect(url_for("media_admin.asset_page", asset_id=asset_id))
 
 
 @bp.post("/<int:asset_id>/retry")
@@ -84,4 +88,4 @@ def asset_delete(asset_id: int):
     title = asset.title
     library.delete_asset(asset)
     flash(f"已删除“{title}”及其全部文件。", "success")
-    return redirect(url_for("media.library_page"))
+    return redirect(url_for("media_admin.library_page"))

@@ -120,6 +120,8 @@ class User(UserMixin, db.Model):
     auth_token: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The login before the current one: what "上次登录" shows (last_login_at is this login).
+    previous_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     branch: Mapped[Branch | None] = relationship()
     roles: Mapped[list[UserRole]] = relationship(
@@ -179,3 +181,29 @@ class UserRole(db.Model):
         if self.scope_branch is not None:
             text += f"（{self.scope_branch.name}）"
         return text
+
+
+class UserSession(db.Model):
+    """One login (a browser or a remember-me cookie): logout revokes it server-side.
+
+    The cookie carries the session's random token; only its SHA-256 is stored, so a
+    leaked database does not hand out live sessions.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    remember: Mapped[bool] = mapped_column(default=False)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

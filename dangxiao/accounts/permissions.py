@@ -19,6 +19,8 @@ def has_role(user: Any, role: Role | str, branch_id: int | None = None) -> bool:
     """
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
+    if getattr(user, "is_system", False) is True:  # the CLI operator (dangxiao.policy.SYSTEM)
+        return True
     role = Role(role)
     ancestors: list[int] | None = None
     for held in user.roles:
@@ -40,6 +42,8 @@ def _covers(held: Role, wanted: Role) -> bool:
 def scope_roots(user: User, role: Role | str) -> list[int] | None:
     """Branch ids whose subtrees the user's `role` covers; None means everywhere."""
     role = Role(role)
+    if getattr(user, "is_system", False) is True:
+        return None
     roots: list[int] = []
     for held in user.roles:
         if not _covers(held.role, role):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
+from dangxiao.access import LOGIN, PUBLIC, role
 from dangxiao.accounts import services
 from dangxiao.accounts.branches import tree_rows
 from dangxiao.accounts.forms import ApprovalForm, LoginForm, PasswordForm, ProfileForm, RegisterForm
@@ -15,8 +16,19 @@ from dangxiao.extensions import limiter
 from dangxiao.forms_util import attach_error, options
 from dangxiao.security import is_safe_next
 
-bp = Blueprint("auth", __name__, url_prefix="/accounts")
-api = Blueprint("api", __name__, url_prefix="/api")
+bp = Blueprint("accounts", __name__, url_prefix="/accounts")
+api = Blueprint("accounts_api", __name__, url_prefix="/api")
+
+ACCESS = {
+    "login": PUBLIC,
+    "register": PUBLIC,
+    "logout": LOGIN,
+    "profile": LOGIN,
+    "password": LOGIN,
+    "approvals": role("branch_secretary"),
+    "approve": role("branch_secretary"),
+}
+API_ACCESS = {"me": LOGIN}
 
 
 def _login_limit() -> str:
@@ -32,7 +44,7 @@ def _register_limit() -> str:
 def login():
     target = request.args.get("next")
     if current_user.is_authenticated:
-        return redirect(target if is_safe_next(target) else url_for("auth.profile"))
+        return redirect(target if is_safe_next(target) else url_for("accounts.profile"))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
@@ -44,10 +56,10 @@ def login():
         else:
             login_user(user, remember=form.remember.data)
             flash(f"欢迎回来，{user.display_name}！", "success")
-            return redirect(target if is_safe_next(target) else url_for("auth.profile"))
+            return redirect(target if is_safe_next(target) else url_for("accounts.profile"))
     elif request.method == "POST":
         status = 400
-    return render_template("auth/login.html", form=form), status
+    return render_template("accounts/login.html", form=form), status
 
 
 @bp.route("/logout", methods=["POST"])
@@ -67,7 +79,7 @@ def _branch_choices() -> list[tuple[int, str]]:
 @limiter.limit(_register_limit, methods=["POST"])
 def register():
     if current_user.is_authenticated:
-        return redirect(url_for("auth.profile"))
+        return redirect(url_for("accounts.profile"))
     form = RegisterForm()
     form.branch_id.choices = options([(0, "请选择…"), *_branch_choices()])
     status = 200
@@ -91,10 +103,10 @@ def register():
             status = 400
         else:
             flash("注册申请已提交，请等待支部书记或管理员审核。审核通过后即可登录。", "success")
-            return redirect(url_for("auth.login"))
+            return redirect(url_for("accounts.login"))
     elif request.method == "POST":
         status = 400
-    return render_template("auth/register.html", form=form), status
+    return render_template("accounts/register.html", form=form), status
 
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -109,10 +121,10 @@ def profile():
             status = 400
         else:
             flash("个人信息已保存。", "success")
-            return redirect(url_for("auth.profile"))
+            return redirect(url_for("accounts.profile"))
     elif request.method == "POST":
         status = 400
-    return render_template("auth/profile.html", form=form), status
+    return render_template("accounts/profile.html", form=form), status
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -130,10 +142,10 @@ def password():
         else:
             login_user(current_user, remember=False)  # new auth token: refresh this session
             flash("密码已修改，其他设备上的登录已失效。", "success")
-            return redirect(url_for("auth.profile"))
+            return redirect(url_for("accounts.profile"))
     elif request.method == "POST":
         status = 400
-    return render_template("auth/password.html", form=form), status
+    return render_template("accounts/password.html", form=form), status
 
 
 def user_json(user) -> dict:
@@ -167,7 +179,7 @@ def me():
 @bp.route("/approvals")
 def approvals():
     return render_template(
-        "auth/approvals.html", users=services.pending_for(current_user), form=ApprovalForm()
+        "accounts/approvals.html", users=services.pending_for(current_user), form=ApprovalForm()
     )
 
 
@@ -178,7 +190,7 @@ def approve(user_id: int):
         abort(403)
     if user.status != UserStatus.pending:
         flash("该申请已处理。", "info")
-        return redirect(url_for("auth.approvals"))
+        return redirect(url_for("accounts.approvals"))
     decision = request.form.get("decision")
     if decision == "approve":
         services.set_status(user, UserStatus.active)
@@ -188,4 +200,4 @@ def approve(user_id: int):
         flash(f"已拒绝 {user.display_name} 的注册申请。", "success")
     else:
         raise DomainError("请选择通过或拒绝。", "decision_invalid")
-    return redirect(url_for("auth.approvals"))
+    return redirect(url_for("accounts.approvals"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from dangxiao.access import role
 from dangxiao.accounts import branches as branch_service
 from dangxiao.accounts import services
 from dangxiao.accounts.models import USER_STATUS_LABELS, Role
@@ -21,6 +22,14 @@ from dangxiao.errors import DomainError
 from dangxiao.forms_util import attach_error, options
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+ADMIN = role("admin")
+ACCESS = {
+    view: ADMIN
+    for view in (
+        "index", "users", "user_new", "user_edit", "user_status", "user_password", "role_add", "role_remove",
+        "branches", "branch_new", "branch_edit", "branch_delete",
+    )
+}
 
 
 def _branch_options(empty_label: str) -> list:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template
 from sqlalchemy import text
 
+from dangxiao.access import PUBLIC
 from dangxiao.extensions import db
 
 bp = Blueprint("main", __name__)
+ACCESS = {"index": PUBLIC, "healthz": PUBLIC}
 
 SECTIONS = [
     ("school.index", "网上党校", "必修课、选修课视频学习，在线测试，学时统计。"),
