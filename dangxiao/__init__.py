@@ -145,7 +145,10 @@ def configure_templates(app: Flask) -> None:
     from flask_login import current_user
 
     from dangxiao.accounts.models import ROLE_LABELS, Role
+    from dangxiao import templating
     from dangxiao.accounts.permissions import has_role
+
+    templating.init_app(app)
 
     @app.context_processor
     def inject_helpers() -> dict[str, Any]:

@@ -42,6 +42,7 @@ class Defaults:
 
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024  # forms; media uploads use chunks below this
     PASSWORD_MIN_LENGTH = 8
+    TIMEZONE = "Asia/Shanghai"  # times are stored in UTC and shown in this zone
 
     # media (see media/storage.py and media/jobs.py)
     MEDIA_ROOT: str | None = None  # default instance/media; relative paths are under instance/

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dangxiao.errors import DomainError, NotFound
 from dangxiao.extensions import db
+from dangxiao.templating import human_size
 from media import jobs, storage
 from media.models import AssetStatus, JobStatus, MediaAsset, TranscodeJob, Upload
 
@@ -29,15 +30,6 @@ class QuotaExceeded(DomainError):
 class FileTooLarge(DomainError):
     code = "file_too_large"
     status = 413
-
-
-def human_size(n: int | float | None) -> str:
-    value = float(n or 0)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
 
 
 def used_bytes() -> int:

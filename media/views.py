@@ -37,7 +37,6 @@ def library_page():
         status=status,
         status_labels=ASSET_STATUS_LABELS,
         used=library.used_bytes(),
-        human_size=library.human_size,
     )
 
 
@@ -57,7 +56,6 @@ def asset_page(asset_id: int):
         job=jobs.job_state(asset.job),
         urls=library.asset_urls(asset),
         terminal=asset.status.value in TERMINAL,
-        human_size=library.human_size,
     )
 
 
