@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from werkzeug.routing import IntegerConverter
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from dangxiao import config as config_module
 
@@ -76,8 +76,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 def configure_extensions(app: Flask) -> None:
     from dangxiao.accounts import models  # noqa: F401  (register tables with the metadata)
-    from dangxiao.notifications import models as notification_models  # noqa: F401
     from dangxiao.extensions import csrf, db, init_huey, limiter, login_manager, migrate, socketio
+    from dangxiao.notifications import models as notification_models  # noqa: F401
     from media import models as media_models  # noqa: F401  (media tables, for migrations)
     from media.tasks import register_tasks
 
@@ -144,8 +144,8 @@ def configure_blueprints(app: Flask) -> None:
 def configure_templates(app: Flask) -> None:
     from flask_login import current_user
 
-    from dangxiao.accounts.models import ROLE_LABELS, Role
     from dangxiao import templating
+    from dangxiao.accounts.models import ROLE_LABELS, Role
     from dangxiao.accounts.permissions import has_role
 
     templating.init_app(app)
