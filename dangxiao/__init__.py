@@ -14,13 +14,14 @@ from werkzeug.routing import IntegerConverter
 from dangxiao import config as config_module
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MAX_ID = 2**63 - 1
 
 
 class BoundedInt(IntegerConverter):
     """`<int:...>` that only matches ids a BIGINT column can hold: larger ones are a 404, not a 500."""
 
     def __init__(self, map, *args, **kwargs):  # noqa: A002 — Werkzeug's signature
+        from dangxiao.queries import MAX_ID
+
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
@@ -102,15 +103,16 @@ def configure_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        from dangxiao.accounts.models import User
+        from dangxiao.accounts import sessions
 
-        ident, _, token = user_id.partition(":")
-        if not ident.isdigit():
-            return None
-        user = db.session.get(User, int(ident))
-        if user is None or not token or user.auth_token != token:
-            return None
-        return user
+        return sessions.load(user_id)
+
+    # Each domain's policy rules (dangxiao.policy) and Socket.IO handlers (dangxiao.realtime).
+    from dangxiao import realtime
+    from dangxiao.accounts import policy as accounts_policy  # noqa: F401
+    from dangxiao.notifications import events, policy  # noqa: F401
+
+    realtime.init_app(app)
 
 
 def configure_security(app: Flask) -> None:
@@ -137,6 +139,10 @@ def configure_blueprints(app: Flask) -> None:
     access.register(app, admin.bp, admin.ACCESS)
     access.register(app, school.bp, school.ACCESS)
     access.register(app, vendor.bp, vendor.ACCESS)
+    from dangxiao.notifications import views as notifications
+
+    access.register(app, notifications.bp, notifications.ACCESS)
+    access.register(app, notifications.api, notifications.API_ACCESS)
     register_forum(app)
     register_media(app)
 
@@ -145,16 +151,20 @@ def configure_templates(app: Flask) -> None:
     from flask_login import current_user
 
     from dangxiao import templating
-    from dangxiao.accounts.models import ROLE_LABELS, Role
+    from dangxiao.accounts.models import Role
     from dangxiao.accounts.permissions import has_role
 
     templating.init_app(app)
 
     @app.context_processor
     def inject_helpers() -> dict[str, Any]:
+        from dangxiao.notifications.service import unread_count
+
         return {
+            "unread_notifications": (
+                lambda: unread_count(current_user.id) if current_user.is_authenticated else 0
+            ),
             "has_role": lambda role, branch_id=None: has_role(current_user, role, branch_id),
-            "ROLE_LABELS": ROLE_LABELS,
             "Role": Role,
             "site_name": app.config.get("SITE_NAME", "网上党校 · 党建论坛"),
         }

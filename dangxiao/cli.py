@@ -10,8 +10,10 @@ from flask.cli import AppGroup, with_appcontext
 
 from dangxiao.accounts import services
 from dangxiao.accounts.branches import find_branch_by_name, get_branch
-from dangxiao.accounts.models import ROLE_LABELS, Role
+from dangxiao.accounts.models import Role, UserStatus
 from dangxiao.errors import DomainError
+from dangxiao.policy import SYSTEM
+from dangxiao.transactions import atomic
 
 users_cli = AppGroup("users", help="管理用户账号。")
 
@@ -49,19 +51,21 @@ def create_user_command(username, roles, branch, scope, display_name, phone, pas
     password = password or secrets.token_urlsafe(9)
     try:
         scope_id = _resolve_branch(scope)
-        user = services.create_user(
-            services.NewUser(
-                username=username,
-                password=password,
-                display_name=display_name,
-                branch_id=_resolve_branch(branch),
-                phone=phone,
-            ),
-            roles=[(r, scope_id) for r in roles],
-        )
+        with atomic():
+            user = services.create_user(
+                SYSTEM,
+                services.NewUser(
+                    username=username,
+                    password=password,
+                    display_name=display_name,
+                    branch_id=_resolve_branch(branch),
+                    phone=phone,
+                ),
+                roles=[(r, scope_id) for r in roles],
+            )
     except DomainError as error:
         raise click.ClickException(error.message) from None
-    labels = "、".join(ROLE_LABELS[Role(r)] for r in roles)
+    labels = "、".join(Role(r).label for r in roles)
     click.echo(f"已创建用户 {user.username}（{labels}）")
     if generated:
         click.echo(f"初始密码：{password}")
@@ -76,10 +80,56 @@ def set_password_command(username, password):
     if user is None:
         raise click.ClickException(f"用户 {username} 不存在。")
     try:
-        services.set_password(user, password)
+        with atomic():
+            services.set_password(SYSTEM, user, password)
     except DomainError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"已重置 {user.username} 的密码。")
+
+
+def _actor(username: str | None):
+    """SYSTEM (the operator at the shell), or `--as USER` to act with that user's rights."""
+    if not username:
+        return SYSTEM
+    user = services.find_user(username)
+    if user is None:
+        raise click.ClickException(f"用户 {username} 不存在。")
+    return user
+
+
+def _target(username: str):
+    user = services.find_user(username)
+    if user is None:
+        raise click.ClickException(f"用户 {username} 不存在。")
+    return user
+
+
+@users_cli.command("set-status")
+@click.argument("username")
+@click.argument("status", type=click.Choice([s.value for s in UserStatus]))
+@click.option("--as", "as_user", help="以该用户的身份和权限执行（默认：系统）")
+def set_status_command(username, status, as_user):
+    """Enable or disable an account (disabling ends its sessions)."""
+    try:
+        with atomic():
+            user = services.set_status(_actor(as_user), _target(username), status)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"{user.username} 的账号状态：{user.status.label}")
+
+
+@users_cli.command("decide")
+@click.argument("username")
+@click.argument("decision", type=click.Choice(["approve", "reject"]))
+@click.option("--as", "as_user", help="以该用户的身份和权限执行（默认：系统）")
+def decide_command(username, decision, as_user):
+    """Approve or reject a pending registration; the applicant is notified."""
+    try:
+        with atomic():
+            user = services.decide_registration(_actor(as_user), _target(username), decision)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"{user.username}：{'已通过' if decision == 'approve' else '已拒绝'}")
 
 
 @click.command("seed-demo")

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from dangxiao.accounts import services
 from dangxiao.accounts.models import Branch, BranchKind, Role
 from dangxiao.extensions import db
+from dangxiao.policy import SYSTEM
 
 DEMO_PASSWORD = "dangxiao2026"  # noqa: S105 — demo data only
 
@@ -68,6 +69,7 @@ def seed_demo() -> list[str]:
         user = services.find_user(username)
         if user is None:
             user = services.create_user(
+                SYSTEM,
                 services.NewUser(
                     username=username,
                     password=DEMO_PASSWORD,
@@ -80,4 +82,5 @@ def seed_demo() -> list[str]:
             )
         labels = "、".join(r.label for r in user.roles)
         lines.append(f"  {username:<10} {display}  {labels}")
+    db.session.commit()
     return lines

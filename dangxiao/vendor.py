@@ -20,6 +20,7 @@ NODE_MODULES = os.path.join(ROOT, "node_modules")
 #: URL name → path under node_modules.
 FILES = {
     "hls.min.js": "hls.js/dist/hls.min.js",
+    "socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
 }
 
 

@@ -183,9 +183,11 @@ def create_branch(app):
 
     def make(name: str | None = None, kind: str = "branch", parent: int | None = None, region_code: str = ""):
         from dangxiao.accounts.branches import create_branch as service
+        from dangxiao.policy import SYSTEM
+        from dangxiao.transactions import atomic
 
-        with app.app_context():
-            return service(name or f"支部{next(_counter)}", kind, parent, region_code).id
+        with app.app_context(), atomic():
+            return service(SYSTEM, name or f"支部{next(_counter)}", kind, parent, region_code).id
 
     return make
 
@@ -206,10 +208,13 @@ def create_user(app):
         **fields,
     ) -> int:
         from dangxiao.accounts import services
+        from dangxiao.policy import SYSTEM
+        from dangxiao.transactions import atomic
 
         pairs = [(r, None) if isinstance(r, str) else tuple(r) for r in roles]
-        with app.app_context():
+        with app.app_context(), atomic():
             user = services.create_user(
+                SYSTEM,
                 services.NewUser(
                     username=username or f"user{next(_counter)}",
                     password=password,
@@ -219,7 +224,7 @@ def create_user(app):
                 roles=pairs,
             )
             if status != "active":
-                services.set_status(user, status)
+                services.set_status(SYSTEM, user, status)
             return user.id
 
     return make

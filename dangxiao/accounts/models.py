@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import enum
-import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -11,49 +9,33 @@ from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from dangxiao.db_types import str_enum, utcnow
+from dangxiao.db_types import LabelledEnum, str_enum, utcnow
 from dangxiao.extensions import db
 
 
-class BranchKind(enum.StrEnum):
-    committee = "committee"  # 党委
-    general_branch = "general_branch"  # 党总支
-    branch = "branch"  # 党支部
+class BranchKind(LabelledEnum):
+    """Levels of the organisation tree, top down; a branch may only sit under a higher level."""
+
+    committee = "committee", "党委"
+    general_branch = "general_branch", "党总支"
+    branch = "branch", "党支部"
+
+    @property
+    def rank(self) -> int:
+        return list(BranchKind).index(self)
 
 
-BRANCH_KIND_LABELS = {
-    BranchKind.committee: "党委",
-    BranchKind.general_branch: "党总支",
-    BranchKind.branch: "党支部",
-}
+class UserStatus(LabelledEnum):
+    pending = "pending", "待审核"
+    active = "active", "正常"
+    disabled = "disabled", "已停用"
 
 
-class UserStatus(enum.StrEnum):
-    pending = "pending"
-    active = "active"
-    disabled = "disabled"
-
-
-USER_STATUS_LABELS = {
-    UserStatus.pending: "待审核",
-    UserStatus.active: "正常",
-    UserStatus.disabled: "已停用",
-}
-
-
-class Role(enum.StrEnum):
-    member = "member"
-    moderator = "moderator"
-    branch_secretary = "branch_secretary"
-    admin = "admin"
-
-
-ROLE_LABELS = {
-    Role.member: "党员",
-    Role.moderator: "版主",
-    Role.branch_secretary: "支部书记",
-    Role.admin: "管理员",
-}
+class Role(LabelledEnum):
+    member = "member", "党员"
+    moderator = "moderator", "版主"
+    branch_secretary = "branch_secretary", "支部书记"
+    admin = "admin", "管理员"
 
 
 class Branch(db.Model):
@@ -74,10 +56,6 @@ class Branch(db.Model):
     children: Mapped[list[Branch]] = relationship(back_populates="parent", order_by="Branch.name")
 
     __table_args__ = (UniqueConstraint("parent_id", "name", name="uq_branches_parent_name"),)
-
-    @property
-    def kind_label(self) -> str:
-        return BRANCH_KIND_LABELS[self.kind]
 
     def path(self) -> list[Branch]:
         """Ancestors from the root down to this branch, for breadcrumbs and labels."""
@@ -116,8 +94,6 @@ class User(UserMixin, db.Model):
     )
     is_flowing: Mapped[bool] = mapped_column(default=False)
     flowing_region: Mapped[str | None] = mapped_column(String(100))
-    # Rotated on password change or disabling so old sessions and remember-me cookies die.
-    auth_token: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The login before the current one: what "上次登录" shows (last_login_at is this login).
@@ -128,23 +104,23 @@ class User(UserMixin, db.Model):
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
 
+    # Set by dangxiao.accounts.sessions when this request runs in a server-side session.
+    session_token = None  # type: str | None
+    session_id = None  # type: int | None
+
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
-        self.auth_token = secrets.token_hex(16)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.auth_token}"
+        """Names the server-side session, so logout and revocation end the cookie too."""
+        return f"{self.id}:{self.session_token or ''}"
 
     @property
     def is_active(self) -> bool:
         return self.status == UserStatus.active
-
-    @property
-    def status_label(self) -> str:
-        return USER_STATUS_LABELS[self.status]
 
     @property
     def role_names(self) -> set[Role]:
@@ -177,7 +153,7 @@ class UserRole(db.Model):
 
     @property
     def label(self) -> str:
-        text = ROLE_LABELS[self.role]
+        text = self.role.label
         if self.scope_branch is not None:
             text += f"（{self.scope_branch.name}）"
         return text

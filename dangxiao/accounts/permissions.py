@@ -52,10 +52,3 @@ def scope_roots(user: User, role: Role | str) -> list[int] | None:
             return None
         roots.append(held.scope_branch_id)
     return roots
-
-
-def can_manage_user(actor: User, target: User) -> bool:
-    """Admins manage everyone; a secretary manages (approves) members in their subtree."""
-    if has_role(actor, Role.admin):
-        return True
-    return target.branch_id is not None and has_role(actor, Role.branch_secretary, target.branch_id)

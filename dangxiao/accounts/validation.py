@@ -20,7 +20,7 @@ def normalise_username(raw: str | None) -> str:
     Letters (Chinese included), digits and `_ . -` only: spaces, control and
     zero-width characters would let two accounts look identical on screen.
     """
-    if raw is None or raw == "":
+    if not isinstance(raw, str) or raw == "":
         raise DomainError("请填写用户名。", "username_empty", "username")
     name = unicodedata.normalize("NFKC", raw)
     for ch in name:
@@ -45,10 +45,12 @@ def username_key(name: str) -> str:
     return unicodedata.normalize("NFKC", name).casefold()
 
 
-def normalise_phone(raw: str | None) -> str | None:
+def normalise_phone(raw: object) -> str | None:
     """A mainland mobile (11 digits) or landline (区号-号码); empty means none."""
     if raw is None:
         return None
+    if not isinstance(raw, str):
+        raise DomainError("手机号码格式不正确（11 位手机号或“区号-电话号码”）。", "phone_invalid", "phone")
     phone = unicodedata.normalize("NFKC", raw).strip().replace(" ", "")
     if not phone:
         return None
@@ -59,28 +61,16 @@ def normalise_phone(raw: str | None) -> str | None:
     raise DomainError("手机号码格式不正确（11 位手机号或“区号-电话号码”）。", "phone_invalid", "phone")
 
 
-def normalise_region_code(raw: str | None) -> str:
-    code = (raw or "").strip()
+def normalise_region_code(raw: object) -> str:
+    code = raw.strip() if isinstance(raw, str) else ""
     if code and not _REGION.match(code):
         raise DomainError("行政区划代码应为 6、9 或 12 位数字。", "region_invalid", "region_code")
     return code
 
 
-def clean_text(raw: str | None, field: str, label: str, max_len: int, required: bool = True) -> str:
-    """Strip, NFKC-normalise and bound a one-line text field."""
-    text = unicodedata.normalize("NFKC", raw or "").strip()
-    if any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise DomainError(f"{label}不能包含控制字符。", f"{field}_invalid", field)
-    if required and not text:
-        raise DomainError(f"请填写{label}。", f"{field}_empty", field)
-    if len(text) > max_len:
-        raise DomainError(f"{label}不能超过 {max_len} 个字符。", f"{field}_long", field)
-    return text
-
-
-def check_password_strength(password: str | None, min_length: int) -> str:
-    if not password or len(password) < min_length:
-        raise DomainError(f"密码至少 {min_length} 位。", "password_short", "password")
+def check_password_strength(password: object, min_length: int, field: str = "password") -> str:
+    if not isinstance(password, str) or len(password) < min_length:
+        raise DomainError(f"密码至少 {min_length} 位。", "password_short", field)
     if len(password) > 128:
-        raise DomainError("密码不能超过 128 位。", "password_long", "password")
+        raise DomainError("密码不能超过 128 位。", "password_long", field)
     return password

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from dangxiao.access import LOGIN, PUBLIC, role
 from dangxiao.accounts import services
 from dangxiao.accounts.branches import tree_rows
 from dangxiao.accounts.forms import ApprovalForm, LoginForm, PasswordForm, ProfileForm, RegisterForm
-from dangxiao.accounts.models import BranchKind, UserStatus
-from dangxiao.accounts.permissions import can_manage_user
+from dangxiao.accounts.models import BranchKind
+from dangxiao.accounts.sessions import active_sessions
 from dangxiao.errors import DomainError
 from dangxiao.extensions import limiter
-from dangxiao.forms_util import attach_error, options
+from dangxiao.forms_util import Form, attach_error, options
 from dangxiao.security import is_safe_next
+from dangxiao.transactions import atomic
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 api = Blueprint("accounts_api", __name__, url_prefix="/api")
@@ -23,6 +24,7 @@ ACCESS = {
     "login": PUBLIC,
     "register": PUBLIC,
     "logout": LOGIN,
+    "logout_everywhere": LOGIN,
     "profile": LOGIN,
     "password": LOGIN,
     "approvals": role("branch_secretary"),
@@ -39,24 +41,33 @@ def _register_limit() -> str:
     return current_app.config["REGISTER_RATE_LIMIT"]
 
 
+def _landing(target: str | None) -> str:
+    """Where a login goes: the page the user was heading for, else the home page."""
+    return target if is_safe_next(target) else url_for("main.index")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
     target = request.args.get("next")
     if current_user.is_authenticated:
-        return redirect(target if is_safe_next(target) else url_for("accounts.profile"))
+        return redirect(_landing(target))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
         try:
-            user = services.authenticate(form.username.data, form.password.data)
+            with atomic():
+                user = services.authenticate(form.username.data, form.password.data)
+                services.log_in(user, remember=bool(form.remember.data), ip=request.remote_addr,
+                                user_agent=request.user_agent.string)
+                first = user.previous_login_at is None
         except services.LoginRefused as refused:
             flash(refused.message, "error")
             status = 401
         else:
-            login_user(user, remember=form.remember.data)
-            flash(f"欢迎回来，{user.display_name}！", "success")
-            return redirect(target if is_safe_next(target) else url_for("accounts.profile"))
+            login_user(user, remember=bool(form.remember.data))
+            flash(f"欢迎，{user.display_name}！" if first else f"欢迎回来，{user.display_name}！", "success")
+            return redirect(_landing(target))
     elif request.method == "POST":
         status = 400
     return render_template("accounts/login.html", form=form), status
@@ -64,9 +75,22 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    with atomic():
+        services.log_out(current_user)
     logout_user()
     flash("您已安全退出。", "success")
     return redirect(url_for("main.index"))
+
+
+@bp.route("/logout-everywhere", methods=["POST"])
+def logout_everywhere():
+    if not Form().validate_on_submit():
+        raise DomainError("页面已过期，请刷新后重试。", "csrf_failed")
+    with atomic():
+        count = services.log_out_everywhere(current_user)
+    logout_user()
+    flash(f"已退出全部 {count} 个设备上的登录。", "success")
+    return redirect(url_for("accounts.login"))
 
 
 def _branch_choices() -> list[tuple[int, str]]:
@@ -85,19 +109,19 @@ def register():
     status = 200
     if form.validate_on_submit():
         try:
-            if form.password.data != form.confirm.data:
-                raise DomainError("两次输入的密码不一致。", "password_mismatch", "confirm")
-            services.register(
-                services.NewUser(
-                    username=form.username.data or "",
-                    password=form.password.data or "",
-                    display_name=form.display_name.data or "",
-                    branch_id=form.branch_id.data or None,
-                    phone=form.phone.data,
-                    is_flowing=form.is_flowing.data,
-                    flowing_region=form.flowing_region.data,
+            with atomic():
+                services.register(
+                    services.NewUser(
+                        username=form.username.data or "",
+                        password=form.password.data or "",
+                        confirm=form.confirm.data or "",
+                        display_name=form.display_name.data or "",
+                        branch_id=form.branch_id.data or None,
+                        phone=form.phone.data,
+                        is_flowing=form.is_flowing.data,
+                        flowing_region=form.flowing_region.data,
+                    )
                 )
-            )
         except DomainError as error:
             attach_error(form, error)
             status = 400
@@ -115,7 +139,8 @@ def profile():
     status = 200
     if form.validate_on_submit():
         try:
-            services.update_profile(current_user, form.display_name.data, form.phone.data)
+            with atomic():
+                services.update_profile(current_user, form.display_name.data, form.phone.data)
         except DomainError as error:
             attach_error(form, error)
             status = 400
@@ -124,7 +149,9 @@ def profile():
             return redirect(url_for("accounts.profile"))
     elif request.method == "POST":
         status = 400
-    return render_template("accounts/profile.html", form=form), status
+    return render_template(
+        "accounts/profile.html", form=form, sessions=active_sessions(current_user), logout_form=Form()
+    ), status
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -133,14 +160,14 @@ def password():
     status = 200
     if form.validate_on_submit():
         try:
-            services.change_password(
-                current_user, form.current_password.data, form.new_password.data, form.confirm.data
-            )
+            with atomic():
+                services.change_password(
+                    current_user, form.current_password.data, form.new_password.data, form.confirm.data
+                )
         except DomainError as error:
             attach_error(form, error)
             status = 400
         else:
-            login_user(current_user, remember=False)  # new auth token: refresh this session
             flash("密码已修改，其他设备上的登录已失效。", "success")
             return redirect(url_for("accounts.profile"))
     elif request.method == "POST":
@@ -168,11 +195,12 @@ def me():
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
             raise DomainError("请求体必须是 JSON 对象。", "invalid_json")
-        services.update_profile(
-            current_user,
-            data.get("display_name", current_user.display_name),
-            data.get("phone", current_user.phone),
-        )
+        with atomic():
+            services.update_profile(
+                current_user,
+                data.get("display_name", current_user.display_name),
+                data.get("phone", current_user.phone),
+            )
     return jsonify(user=user_json(current_user))
 
 
@@ -185,19 +213,17 @@ def approvals():
 
 @bp.route("/approvals/<int:user_id>", methods=["POST"])
 def approve(user_id: int):
-    user = services.get_user(user_id)
-    if not can_manage_user(current_user, user):
-        abort(403)
-    if user.status != UserStatus.pending:
-        flash("该申请已处理。", "info")
-        return redirect(url_for("accounts.approvals"))
-    decision = request.form.get("decision")
-    if decision == "approve":
-        services.set_status(user, UserStatus.active)
-        flash(f"已通过 {user.display_name} 的注册申请。", "success")
-    elif decision == "reject":
-        services.set_status(user, UserStatus.disabled)
-        flash(f"已拒绝 {user.display_name} 的注册申请。", "success")
+    if not ApprovalForm().validate_on_submit():
+        raise DomainError("页面已过期，请刷新后重试。", "csrf_failed")
+    decision = request.form.get("decision", "")
+    try:
+        with atomic():
+            user = services.decide_registration(current_user, services.get_user(user_id), decision)
+    except DomainError as error:
+        if error.code != "already_decided":
+            raise
+        flash(error.message, "info")
     else:
-        raise DomainError("请选择通过或拒绝。", "decision_invalid")
+        verb = "通过" if decision == "approve" else "拒绝"
+        flash(f"已{verb} {user.display_name} 的注册申请。", "success")
     return redirect(url_for("accounts.approvals"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 
-from dangxiao.accounts.models import BRANCH_KIND_LABELS, ROLE_LABELS, USER_STATUS_LABELS
+from dangxiao.accounts.models import BranchKind, Role, UserStatus
 from dangxiao.forms_util import Form, options
 
 
@@ -15,7 +15,7 @@ class UserForm(Form):
     phone = StringField("手机号码")
     branch_id = SelectField("所在组织", coerce=int, validate_choice=False)
     role = SelectField(
-        "角色", choices=options((r.value, label) for r, label in ROLE_LABELS.items()), default="member"
+        "角色", choices=options(Role.choices()), default="member"
     )
     is_flowing = BooleanField("流动党员")
     flowing_region = StringField("流入地")
@@ -30,7 +30,7 @@ class UserEditForm(Form):
 
 
 class StatusForm(Form):
-    status = SelectField("账号状态", choices=options((s.value, label) for s, label in USER_STATUS_LABELS.items()))
+    status = SelectField("账号状态", choices=options(UserStatus.choices()))
 
 
 class ResetPasswordForm(Form):
@@ -38,13 +38,13 @@ class ResetPasswordForm(Form):
 
 
 class RoleForm(Form):
-    role = SelectField("角色", choices=options((r.value, label) for r, label in ROLE_LABELS.items()))
+    role = SelectField("角色", choices=options(Role.choices()))
     scope_branch_id = SelectField("管辖范围", coerce=int, validate_choice=False)
 
 
 class BranchForm(Form):
     name = StringField("组织名称")
-    kind = SelectField("组织类型", choices=options((k.value, label) for k, label in BRANCH_KIND_LABELS.items()))
+    kind = SelectField("组织类型", choices=options(BranchKind.choices()))
     parent_id = SelectField("上级组织", coerce=int, validate_choice=False)
     region_code = StringField("行政区划代码")
 

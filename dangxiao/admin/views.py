@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from dangxiao.access import role
 from dangxiao.accounts import branches as branch_service
 from dangxiao.accounts import services
-from dangxiao.accounts.models import USER_STATUS_LABELS, Role
+from dangxiao.accounts.models import UserStatus
 from dangxiao.admin.forms import (
     BranchForm,
     DeleteForm,
@@ -20,6 +20,8 @@ from dangxiao.admin.forms import (
 )
 from dangxiao.errors import DomainError
 from dangxiao.forms_util import attach_error, options
+from dangxiao.queries import id_arg
+from dangxiao.transactions import atomic
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 ADMIN = role("admin")
@@ -47,7 +49,7 @@ def index():
 def users():
     query = request.args.get("q", "")[:50]
     status = request.args.get("status", "")
-    branch_id = request.args.get("branch_id", type=int)
+    branch_id = id_arg(request.args.get("branch_id"))
     return render_template(
         "admin/users.html",
         users=services.search_users(query, status, branch_id),
@@ -55,7 +57,7 @@ def users():
         status=status,
         branch_id=branch_id or 0,
         branch_options=_branch_options("全部组织"),
-        status_labels=USER_STATUS_LABELS,
+        status_choices=UserStatus.choices(),
     )
 
 
@@ -66,18 +68,20 @@ def user_new():
     status = 200
     if form.validate_on_submit():
         try:
-            user = services.create_user(
-                services.NewUser(
-                    username=form.username.data or "",
-                    password=form.password.data or "",
-                    display_name=form.display_name.data or "",
-                    branch_id=form.branch_id.data or None,
-                    phone=form.phone.data,
-                    is_flowing=form.is_flowing.data,
-                    flowing_region=form.flowing_region.data,
-                ),
-                roles=[(form.role.data, None)],
-            )
+            with atomic():
+                user = services.create_user(
+                    current_user,
+                    services.NewUser(
+                        username=form.username.data or "",
+                        password=form.password.data or "",
+                        display_name=form.display_name.data or "",
+                        branch_id=form.branch_id.data or None,
+                        phone=form.phone.data,
+                        is_flowing=form.is_flowing.data,
+                        flowing_region=form.flowing_region.data,
+                    ),
+                    roles=[(form.role.data, None)],
+                )
         except DomainError as error:
             attach_error(form, error)
             status = 400
@@ -99,14 +103,16 @@ def user_edit(user_id: int):
     status = 200
     if form.validate_on_submit():
         try:
-            services.update_user(
-                user,
-                form.display_name.data,
-                form.branch_id.data or None,
-                form.phone.data,
-                form.is_flowing.data,
-                form.flowing_region.data,
-            )
+            with atomic():
+                services.update_user(
+                    current_user,
+                    user,
+                    form.display_name.data,
+                    form.branch_id.data or None,
+                    form.phone.data,
+                    form.is_flowing.data,
+                    form.flowing_region.data,
+                )
         except DomainError as error:
             attach_error(form, error)
             status = 400
@@ -131,68 +137,55 @@ def user_edit(user_id: int):
     )
 
 
+def _user_action(user_id: int, form, action, done) -> Response:
+    """Run one admin action on a user as the current admin; the message says what happened."""
+    if not form.validate_on_submit():
+        flash("提交的内容不正确，请重试。", "error")
+        return redirect(url_for("admin.user_edit", user_id=user_id))
+    user = services.get_user(user_id)
+    try:
+        with atomic():
+            action(user)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(done(user), "success")
+    return redirect(url_for("admin.user_edit", user_id=user_id))
+
+
 @bp.route("/users/<int:user_id>/status", methods=["POST"])
 def user_status(user_id: int):
-    user = services.get_user(user_id)
     form = StatusForm()
-    if user.id == current_user.id:
-        flash("不能更改自己的账号状态，以免把自己锁在系统外。", "error")
-    elif form.validate_on_submit():
-        services.set_status(user, form.status.data)
-        flash(f"账号状态已改为“{user.status_label}”。", "success")
-    else:
-        flash("账号状态不正确。", "error")
-    return redirect(url_for("admin.user_edit", user_id=user.id))
+    return _user_action(user_id, form, lambda u: services.set_status(current_user, u, form.status.data),
+                        lambda u: f"账号状态已改为“{u.status.label}”。")
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 def user_password(user_id: int):
-    user = services.get_user(user_id)
     form = ResetPasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.set_password(user, form.password.data or "")
-        except DomainError as error:
-            flash(error.message, "error")
-        else:
-            flash("密码已重置。", "success")
-    return redirect(url_for("admin.user_edit", user_id=user.id))
+    return _user_action(user_id, form, lambda u: services.set_password(current_user, u, form.password.data or ""),
+                        lambda u: "密码已重置，该用户的所有登录已失效。")
 
 
 @bp.route("/users/<int:user_id>/roles", methods=["POST"])
 def role_add(user_id: int):
-    user = services.get_user(user_id)
     form = RoleForm()
     form.scope_branch_id.choices = _branch_options("")
-    if form.validate_on_submit():
-        try:
-            services.add_role(user, form.role.data, form.scope_branch_id.data or None)
-        except DomainError as error:
-            flash(error.message, "error")
-        else:
-            flash("角色已添加。", "success")
-    else:
-        flash("角色不正确。", "error")
-    return redirect(url_for("admin.user_edit", user_id=user.id))
+    return _user_action(
+        user_id, form, lambda u: services.add_role(current_user, u, form.role.data, form.scope_branch_id.data or None),
+        lambda u: "角色已添加。",
+    )
 
 
 @bp.route("/users/<int:user_id>/roles/<int:role_id>/delete", methods=["POST"])
 def role_remove(user_id: int, role_id: int):
-    user = services.get_user(user_id)
-    held = next((r for r in user.roles if r.id == role_id), None)
-    if user.id == current_user.id and held is not None and held.role == Role.admin:
-        flash("不能移除自己的管理员角色。", "error")
-    elif DeleteForm().validate_on_submit():
-        services.remove_role(user, role_id)
-        flash("角色已移除。", "success")
-    return redirect(url_for("admin.user_edit", user_id=user.id))
+    return _user_action(user_id, DeleteForm(), lambda u: services.remove_role(current_user, u, role_id),
+                        lambda u: "角色已移除。")
 
 
 @bp.route("/branches")
 def branches():
-    return render_template(
-        "admin/branches.html", rows=branch_service.tree_rows(), delete_form=DeleteForm()
-    )
+    return render_template("admin/branches.html", rows=branch_service.tree_rows())
 
 
 def _branch_form_page(form: BranchForm, branch=None):
@@ -200,10 +193,11 @@ def _branch_form_page(form: BranchForm, branch=None):
     if form.validate_on_submit():
         try:
             args = (form.name.data, form.kind.data, form.parent_id.data or None, form.region_code.data)
-            if branch is None:
-                saved = branch_service.create_branch(*args)
-            else:
-                saved = branch_service.update_branch(branch.id, *args)
+            with atomic():
+                if branch is None:
+                    saved = branch_service.create_branch(current_user, *args)
+                else:
+                    saved = branch_service.update_branch(current_user, branch.id, *args)
         except DomainError as error:
             attach_error(form, error)
             status = 400
@@ -219,8 +213,9 @@ def _branch_form_page(form: BranchForm, branch=None):
 def branch_new():
     form = BranchForm()
     form.parent_id.choices = _branch_options("（无上级，作为根组织）")
-    if request.method == "GET" and request.args.get("parent_id", type=int):
-        form.parent_id.data = request.args.get("parent_id", type=int)
+    parent_id = id_arg(request.args.get("parent_id"))
+    if request.method == "GET" and parent_id:
+        form.parent_id.data = parent_id
     return _branch_form_page(form)
 
 
@@ -235,13 +230,18 @@ def branch_edit(branch_id: int):
     return _branch_form_page(form, branch)
 
 
-@bp.route("/branches/<int:branch_id>/delete", methods=["POST"])
+@bp.route("/branches/<int:branch_id>/delete", methods=["GET", "POST"])
 def branch_delete(branch_id: int):
-    if DeleteForm().validate_on_submit():
+    """GET asks for confirmation (no script needed); POST deletes or says why it cannot."""
+    branch = branch_service.get_branch(branch_id)
+    form = DeleteForm()
+    if request.method == "POST" and form.validate_on_submit():
         try:
-            branch_service.delete_branch(branch_id)
+            with atomic():
+                name = branch_service.delete_branch(current_user, branch_id)
         except DomainError as error:
             flash(error.message, "error")
             return redirect(url_for("admin.branches"))
-        flash("组织已删除。", "success")
-    return redirect(url_for("admin.branches"))
+        flash(f"组织“{name}”已删除。", "success")
+        return redirect(url_for("admin.branches"))
+    return render_template("admin/branch_delete.html", branch=branch, form=form)

@@ -1,4 +1,4 @@
-"""server-side login sessions, previous login time, notifications
+"""server-side login sessions (replacing users.auth_token), previous login time, notifications
 
 Revision ID: 0003_sessions_notifications
 Revises: 0002_media
@@ -18,6 +18,8 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('previous_login_at', sa.DateTime(timezone=True), nullable=True))
+        # Replaced by server-side sessions (user_sessions): revoking rows ends cookies.
+        batch_op.drop_column('auth_token')
 
     op.create_table('user_sessions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -60,3 +62,4 @@ def downgrade():
     op.drop_table('user_sessions')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('previous_login_at')
+        batch_op.add_column(sa.Column('auth_token', sa.String(length=32), nullable=False, server_default='0' * 32))

@@ -92,8 +92,7 @@ def test_next_only_redirects_to_own_paths(client, auth, create_user, target):
     create_user("nexter")
     response = auth.login("nexter", query_string={"next": target})
     location = response.headers["Location"]
-    assert location.endswith("/accounts/profile"), location
-    assert "evil" not in location
+    assert location in ("/", "http://localhost/"), location  # a refused target lands on the home page
 
 
 def test_next_to_own_path_is_followed(client, auth, create_user):

@@ -1,0 +1,29 @@
+"""Small query helpers every package uses."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from dangxiao.errors import NotFound
+from dangxiao.extensions import db
+
+T = TypeVar("T")
+MAX_ID = 2**63 - 1  # a BIGINT; larger ids cannot exist (and would overflow PostgreSQL's parameter)
+
+
+def get_or_404(model: type[T], ident: Any, message: str = "内容不存在或已被删除。") -> T:
+    """The row with primary key `ident`, or the 404 domain error with `message`."""
+    if isinstance(ident, bool) or not isinstance(ident, int) or not 0 < ident <= MAX_ID:
+        raise NotFound(message)
+    row = db.session.get(model, ident)
+    if row is None:
+        raise NotFound(message)
+    return row
+
+
+def id_arg(value: Any) -> int | None:
+    """A query-string id (`?branch_id=`) as an int, or None when absent, malformed or out of range."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        number = int(value)
+        return number if 0 < number <= MAX_ID else None
+    return None
