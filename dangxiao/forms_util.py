@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
-from flask import flash
+from flask import flash, request
 from flask_wtf import FlaskForm
+from flask_wtf.form import _Auto
+from werkzeug.datastructures import CombinedMultiDict
 from wtforms.fields.choices import SelectChoice
 
 from dangxiao.errors import DomainError
 
+SUBMIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
 
 class Form(FlaskForm):
-    """Base form: WTForms' built-in messages in Simplified Chinese (no Babel needed)."""
+    """Base form: WTForms' built-in messages in Simplified Chinese (no Babel needed).
+
+    Page forms read the submitted form fields only. Flask-WTF would also read a JSON
+    body and crash on one that is not an object (``[1]``), so JSON posted to a page is
+    treated as an empty submission: the form fails validation with its usual 400.
+    """
 
     class Meta:
         locales = ["zh"]
+
+        def wrap_formdata(self, form, formdata):
+            if formdata is _Auto:
+                if request.method not in SUBMIT_METHODS:
+                    return None
+                if request.files:
+                    return CombinedMultiDict((request.files, request.form))
+                return request.form
+            return formdata
 
 
 def attach_error(form: FlaskForm, error: DomainError) -> None:

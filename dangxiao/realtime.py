@@ -104,3 +104,13 @@ def init_app(app: Flask) -> None:
     """
     for handler in _HANDLERS.values():
         socketio.on(handler.event, namespace=handler.namespace)(handler.fn)
+
+
+def unguarded(server: Any) -> list[tuple[str, str]]:
+    """(namespace, event) of handlers on `server` that did not come through :func:`on`."""
+    return sorted(
+        (namespace, event)
+        for namespace, events in server.handlers.items()
+        for event, fn in events.items()
+        if not getattr(fn, MARK, None)
+    )
