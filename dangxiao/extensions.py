@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -15,7 +15,6 @@ from flask_wtf import CSRFProtect
 from huey import Huey, RedisHuey, SqliteHuey
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
-from werkzeug.local import LocalProxy
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -53,5 +52,3 @@ def create_huey(app: Flask) -> Huey:
 def init_huey(app: Flask) -> None:
     app.extensions["huey"] = create_huey(app)
 
-
-huey: Huey = LocalProxy(lambda: current_app.extensions["huey"])  # type: ignore[assignment]
