@@ -5,19 +5,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 FLASK := $(VENV)/bin/flask --app wsgi
-APT_PACKAGES := ffmpeg redis-server chromium postgresql
+APT_PACKAGES := ffmpeg redis-server chromium postgresql fonts-noto-cjk
 STAMP_RUN := $(VENV)/.stamp-run
 STAMP_DEV := $(VENV)/.stamp-dev
 STAMP_NPM := node_modules/.stamp
 
 .PHONY: run test bench lint system-deps deps dev-deps npm-deps migrate seed clean worker
 
-# Serves the site and, beside it, one transcoding worker (stopped together with the server).
+# Serves the site on DANGXIAO_HOST:DANGXIAO_PORT (default 127.0.0.1:5000; the server prints the
+# address) and, beside it, one transcoding worker. Ctrl-C stops both and ends with status 0:
+# dangxiao/serve.py gives the server's own process group the terminal, so Ctrl-C reaches the
+# server and not make; INT/TERM/HUP sent to that script stop both the same way.
 run: system-deps deps npm-deps migrate seed
-	@echo "服务地址: http://127.0.0.1:5000"
-	@$(FLASK) media worker & worker=$$!; \
-	trap 'kill -INT $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	$(PY) wsgi.py
+	@$(PY) -m dangxiao.serve
 
 test: system-deps dev-deps npm-deps
 	$(VENV)/bin/ruff check .
@@ -37,6 +37,7 @@ system-deps:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v node >/dev/null || missing="$$missing nodejs npm"; \
+	fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

@@ -1,15 +1,19 @@
-"""Home page and /healthz."""
+"""Home page, /favicon.ico and /healthz."""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+import os
+
+from flask import Blueprint, current_app, jsonify, render_template, request, send_from_directory
+from flask_login import current_user
 from sqlalchemy import text
 
 from dangxiao.access import PUBLIC
+from dangxiao.accounts.permissions import has_role
 from dangxiao.extensions import db
 
 bp = Blueprint("main", __name__)
-ACCESS = {"index": PUBLIC, "healthz": PUBLIC}
+ACCESS = {"index": PUBLIC, "healthz": PUBLIC, "favicon": PUBLIC}
 
 SECTIONS = [
     ("school.index", "网上党校", "必修课、选修课视频学习，在线测试，学时统计。"),
@@ -18,10 +22,27 @@ SECTIONS = [
     ("live.index", "在线答疑", "专家在线实时解答党员群众关心的问题。"),
 ]
 
+LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+#: Headers a reverse proxy adds; seen on a loopback request they mean "from nginx, not from this machine".
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
 
 @bp.route("/")
 def index():
     return render_template("main/index.html", sections=SECTIONS)
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico on every page whatever the <link rel="icon"> says."""
+    response = send_from_directory(
+        current_app.static_folder or os.path.join(current_app.root_path, "static"),
+        "favicon.ico",
+        mimetype="image/vnd.microsoft.icon",
+        max_age=7 * 86400,
+    )
+    response.cache_control.public = True
+    return response
 
 
 def database_status() -> dict:
@@ -34,10 +55,37 @@ def database_status() -> dict:
         return {"ok": False, "backend": db.engine.dialect.name, "error": type(exc).__name__}
 
 
+def from_this_machine() -> bool:
+    """A direct request from the server itself (a monitoring script, `curl` over ssh).
+
+    Behind nginx with TRUSTED_PROXIES set, ProxyFix has already replaced remote_addr with the
+    real client's address. Without it every proxied visitor would come from 127.0.0.1, so a
+    loopback request carrying a proxy's forwarding header never counts as local.
+    """
+    if request.remote_addr not in LOOPBACK:
+        return False
+    return not any(name in request.headers for name in PROXY_HEADERS)
+
+
+def may_see_health_details() -> bool:
+    return from_this_machine() or has_role(current_user, "admin")
+
+
 @bp.route("/healthz")
 def healthz():
+    """200/503 with {"status": "ok"|"error"} for everyone; the checks only for admins and localhost.
+
+    The details (database backend, queue counts, free disk bytes) help an attacker more than
+    a load balancer, which needs only the status code.
+    """
     from media.health import media_status, queue_status
 
     checks = {"database": database_status(), "queue": queue_status(), "media": media_status()}
     ok = all(c["ok"] for c in checks.values())
-    return jsonify(status="ok" if ok else "error", checks=checks), 200 if ok else 503
+    body: dict = {"status": "ok" if ok else "error"}
+    if may_see_health_details():
+        body["checks"] = checks
+    response = jsonify(body)
+    response.status_code = 200 if ok else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
