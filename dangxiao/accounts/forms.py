@@ -5,6 +5,7 @@ from __future__ import annotations
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from dangxiao.accounts.services import NewUser
 from dangxiao.forms_util import Form
 
 BAD_LOGIN = "用户名或密码错误。"
@@ -41,3 +42,17 @@ class RegisterForm(Form):
 
 class ApprovalForm(Form):
     """Empty form: carries the CSRF token for approve/reject buttons."""
+
+
+def new_user_from(form: Form, confirm: str | None = None) -> NewUser:
+    """The account fields a registration or admin "new user" form carries."""
+    return NewUser(
+        username=form.username.data or "",
+        password=form.password.data or "",
+        confirm=confirm,
+        display_name=form.display_name.data or "",
+        branch_id=form.branch_id.data or None,
+        phone=form.phone.data,
+        is_flowing=form.is_flowing.data,
+        flowing_region=form.flowing_region.data,
+    )

@@ -8,7 +8,14 @@ from flask_login import current_user, login_user, logout_user
 from dangxiao.access import LOGIN, PUBLIC, role
 from dangxiao.accounts import services
 from dangxiao.accounts.branches import tree_rows
-from dangxiao.accounts.forms import ApprovalForm, LoginForm, PasswordForm, ProfileForm, RegisterForm
+from dangxiao.accounts.forms import (
+    ApprovalForm,
+    LoginForm,
+    PasswordForm,
+    ProfileForm,
+    RegisterForm,
+    new_user_from,
+)
 from dangxiao.accounts.models import BranchKind
 from dangxiao.accounts.sessions import active_sessions
 from dangxiao.errors import DomainError
@@ -110,18 +117,7 @@ def register():
     if form.validate_on_submit():
         try:
             with atomic():
-                services.register(
-                    services.NewUser(
-                        username=form.username.data or "",
-                        password=form.password.data or "",
-                        confirm=form.confirm.data or "",
-                        display_name=form.display_name.data or "",
-                        branch_id=form.branch_id.data or None,
-                        phone=form.phone.data,
-                        is_flowing=form.is_flowing.data,
-                        flowing_region=form.flowing_region.data,
-                    )
-                )
+                services.register(new_user_from(form, confirm=form.confirm.data or ""))
         except DomainError as error:
             attach_error(form, error)
             status = 400

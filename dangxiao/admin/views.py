@@ -8,6 +8,7 @@ from flask_login import current_user
 from dangxiao.access import role
 from dangxiao.accounts import branches as branch_service
 from dangxiao.accounts import services
+from dangxiao.accounts.forms import new_user_from
 from dangxiao.accounts.models import UserStatus
 from dangxiao.admin.forms import (
     BranchForm,
@@ -69,19 +70,7 @@ def user_new():
     if form.validate_on_submit():
         try:
             with atomic():
-                user = services.create_user(
-                    current_user,
-                    services.NewUser(
-                        username=form.username.data or "",
-                        password=form.password.data or "",
-                        display_name=form.display_name.data or "",
-                        branch_id=form.branch_id.data or None,
-                        phone=form.phone.data,
-                        is_flowing=form.is_flowing.data,
-                        flowing_region=form.flowing_region.data,
-                    ),
-                    roles=[(form.role.data, None)],
-                )
+                user = services.create_user(current_user, new_user_from(form), roles=[(form.role.data, None)])
         except DomainError as error:
             attach_error(form, error)
             status = 400
