@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class BoundedInt(IntegerConverter):
-    """`<int:...>` that only matches ids a BIGINT column can hold: larger ones are a 404, not a 500."""
+    """`<int:...>` that only matches ids an INTEGER key can hold: larger ones are a 404, not a 500."""
 
     def __init__(self, map, *args, **kwargs):  # noqa: A002 — Werkzeug's signature
         from dangxiao.queries import MAX_ID
@@ -65,14 +65,26 @@ def configure_app(app: Flask, config: Mapping[str, Any] | None) -> None:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """WAL, enforced foreign keys and a busy timeout for every SQLite connection."""
+    """WAL, enforced foreign keys and a busy timeout for every SQLite connection.
+
+    The driver's own transaction handling is switched off and SQLAlchemy emits BEGIN itself
+    (below): otherwise pysqlite opens no transaction before a SAVEPOINT, and releasing a
+    savepoint that came first in a unit of work would commit the whole unit early.
+    """
     if type(dbapi_connection).__module__ != "sqlite3":
         return
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN")
 
 
 def configure_extensions(app: Flask) -> None:

@@ -8,7 +8,9 @@ from dangxiao.errors import NotFound
 from dangxiao.extensions import db
 
 T = TypeVar("T")
-MAX_ID = 2**63 - 1  # a BIGINT; larger ids cannot exist (and would overflow PostgreSQL's parameter)
+# Primary keys are INTEGER: larger ids cannot exist, and on PostgreSQL the bound parameter is
+# cast to INTEGER, so asking for one would be an "integer out of range" error, not a miss.
+MAX_ID = 2**31 - 1
 
 
 def get_or_404(model: type[T], ident: Any, message: str = "内容不存在或已被删除。") -> T:

@@ -95,3 +95,15 @@ def test_models_match_the_migrations(ctx):
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
     assert diff == []
+
+
+def test_a_savepoint_first_in_a_unit_of_work_does_not_commit_it_early(ctx):
+    """SAVEPOINT as the first write, then a rollback: nothing of the unit may remain (both backends)."""
+    from sqlalchemy import select
+
+    from dangxiao.accounts.models import Branch, BranchKind
+
+    with db.session.begin_nested():
+        db.session.add(Branch(name="临时支部", kind=BranchKind.branch, region_code=""))
+    db.session.rollback()
+    assert db.session.scalar(select(Branch).where(Branch.name == "临时支部")) is None

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import AuthActions
 
-HUGE_IDS = ["9223372036854775808", "18446744073709551616", "99999999999999999999999999", "0"]
+HUGE_IDS = ["2147483648", "4294967296", "9223372036854775807", "9223372036854775808", "18446744073709551616", "99999999999999999999999999", "0"]
 ODD_STRINGS = ["%00", "..%2F..%2Fetc%2Fpasswd", "%E2%80%AE", "a" * 300, "v1%0d%0aX:1"]
 JSON_BODIES = [[1], "abc", None, 1e308, {"display_name": 123, "title": 123, "filename": 5, "size": "12"},
                {"size": 10**40, "filename": "a.mp4"}, {"size": -1, "filename": "a.mp4"}, {"a": {"b": [None]}}]

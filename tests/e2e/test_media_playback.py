@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from dangxiao.extensions import db
+from dangxiao.policy import SYSTEM
+from dangxiao.transactions import atomic
 from dangxiao.vendor import NODE_MODULES
 from media import library
 from media.models import MediaAsset
@@ -58,7 +60,7 @@ def login(page, live_server: str, username: str) -> None:
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(TEST_PASSWORD)
     page.get_by_role("button", name="登录").click()
-    page.wait_for_url(live_server + "/accounts/profile")
+    page.wait_for_url(live_server + "/")
 
 
 def test_chromium_can_decode_our_codecs(page, live_server):
@@ -74,7 +76,8 @@ def test_chromium_can_decode_our_codecs(page, live_server):
 def test_ready_asset_plays_in_the_browser_through_hls_js(app, page, live_server, create_user, make_video):
     create_user("mediaadmin", roles=["admin"])
     with app.app_context():
-        asset = library.import_file(make_video("lesson.mp4", seconds=6), "党课示例").asset
+        with atomic():
+            asset = library.import_file(SYSTEM, make_video("lesson.mp4", seconds=6), "党课示例").asset
         run_job(asset.job.id)
         asset_id = asset.id
     login(page, live_server, "mediaadmin")
