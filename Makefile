@@ -21,13 +21,16 @@ run: system-deps deps npm-deps migrate seed
 
 test: system-deps dev-deps npm-deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: system-deps dev-deps
 	@for f in bench/*.py; do case $$f in */__init__.py) ;; *) echo "# $$f"; $(PY) $$f || exit 1;; esac; done
 
+# Fixes what it can: import order and other safe fixes, then the formatting `make test` checks.
 lint: dev-deps
-	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 # Install the Debian packages the app and its tests use, only when one is missing.
 system-deps:

@@ -65,15 +65,9 @@ def configure_app(app: Flask, config: Mapping[str, Any] | None) -> None:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """WAL, enforced foreign keys and a busy timeout for every SQLite connection.
-
-    The driver's own transaction handling is switched off and SQLAlchemy emits BEGIN itself
-    (below): otherwise pysqlite opens no transaction before a SAVEPOINT, and releasing a
-    savepoint that came first in a unit of work would commit the whole unit early.
-    """
+    """WAL, enforced foreign keys and a busy timeout for every SQLite connection."""
     if type(dbapi_connection).__module__ != "sqlite3":
         return
-    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -81,10 +75,21 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(conn) -> None:
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+@event.listens_for(Engine, "savepoint")
+def _sqlite_begin_before_savepoint(conn, name) -> None:
+    """pysqlite opens its transaction only before a write, never before a SAVEPOINT.
+
+    A SAVEPOINT outside a transaction starts one that its RELEASE commits, so a savepoint
+    that came first in a unit of work (`with db.session.begin_nested()`) would commit the
+    whole unit early. Open the transaction first. (Reads before the first write stay outside
+    a transaction, as pysqlite does them: a read snapshot held across a later write would
+    make concurrent writers fail at once with "database is locked" in WAL mode.)
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection is not None and not dbapi_connection.in_transaction:
+        dbapi_connection.execute("BEGIN")
 
 
 def configure_extensions(app: Flask) -> None:
@@ -173,9 +178,7 @@ def configure_templates(app: Flask) -> None:
         from dangxiao.notifications.service import unread_count
 
         return {
-            "unread_notifications": (
-                lambda: unread_count(current_user.id) if current_user.is_authenticated else 0
-            ),
+            "unread_notifications": (lambda: unread_count(current_user.id) if current_user.is_authenticated else 0),
             "has_role": lambda role, branch_id=None: has_role(current_user, role, branch_id),
             "Role": Role,
             "site_name": app.config.get("SITE_NAME", "网上党校 · 党建论坛"),

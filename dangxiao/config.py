@@ -43,16 +43,21 @@ class Defaults:
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024  # forms; media uploads use chunks below this
     PASSWORD_MIN_LENGTH = 8
     TIMEZONE = "Asia/Shanghai"  # times are stored in UTC and shown in this zone
+    MARKUP_IMAGE_HOSTS: list[str] = []  # extra hosts user Markdown may embed images from (dangxiao/markup.py)
+    MARKUP_MAX_LENGTH = 50_000  # characters of Markdown one text may hold
 
     # media (see media/storage.py and media/jobs.py)
     MEDIA_ROOT: str | None = None  # default instance/media; relative paths are under instance/
     MEDIA_MAX_UPLOAD_BYTES = 4 * 1024**3  # one file
     MEDIA_MAX_TOTAL_BYTES = 0  # sources + published output + reserved uploads; 0 = unlimited
     MEDIA_CHUNK_MAX_BYTES = 8 * 1024**2  # one upload request; the browser sends this much at a time
+    MEDIA_UPLOAD_EXPIRY_HOURS = 24  # unfinished uploads are removed this long after their last chunk; 0 = never
+    MEDIA_PREVIOUS_VERSION_GRACE = 86400  # seconds a replaced published version is still served
     MEDIA_X_ACCEL_PREFIX: str | None = None  # e.g. "/_media/": nginx serves files (X-Accel-Redirect)
     JOB_HEARTBEAT_TIMEOUT = 120  # seconds without progress before a running job is re-queued
     JOB_MAX_ATTEMPTS = 3  # claims of one job before it is failed with its last error
     JOB_PROGRESS_INTERVAL = 1.0  # seconds between progress/heartbeat writes of a running job
+    JOB_SWEEP_INTERVAL = 300  # seconds between sweeps of leftover media folders (media/jobs.py)
     JOB_REAPER_INTERVAL: float | None = None  # default: a third of the heartbeat timeout (1..30 s)
     HUEY_NAME = "dangxiao"
     HUEY_SQLITE_PATH: str | None = None  # default instance/huey.db (used when no Redis URL is set)
@@ -74,11 +79,11 @@ def finalise(config: dict[str, Any], instance_path: str) -> None:
     """Derive dependent settings once every source has been read."""
     uri: str = config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgres://"):
-        uri = "postgresql://" + uri[len("postgres://"):]
+        uri = "postgresql://" + uri[len("postgres://") :]
     if uri.startswith("postgresql://"):
-        uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
+        uri = "postgresql+psycopg://" + uri[len("postgresql://") :]
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        rel = uri[len("sqlite:///"):]
+        rel = uri[len("sqlite:///") :]
         if rel and rel != ":memory:":
             uri = "sqlite:///" + os.path.join(instance_path, rel)
     config["SQLALCHEMY_DATABASE_URI"] = uri

@@ -13,15 +13,28 @@ DEMO_PASSWORD = "dangxiao2026"  # noqa: S105 — demo data only
 
 # (name, kind, region code, children)
 TREE = (
-    "中共示范县委组织部机关党委", BranchKind.committee, "330100", [
-        ("城关镇党总支", BranchKind.general_branch, "330100001", [
-            ("城关镇东街村党支部", BranchKind.branch, "330100001001", []),
-            ("城关镇西街村党支部", BranchKind.branch, "330100001002", []),
-        ]),
-        ("青山乡党总支", BranchKind.general_branch, "330100002", [
-            ("青山乡茶园村党支部", BranchKind.branch, "330100002001", []),
-            ("青山乡流动党员党支部", BranchKind.branch, "330100002002", []),
-        ]),
+    "中共示范县委组织部机关党委",
+    BranchKind.committee,
+    "330100",
+    [
+        (
+            "城关镇党总支",
+            BranchKind.general_branch,
+            "330100001",
+            [
+                ("城关镇东街村党支部", BranchKind.branch, "330100001001", []),
+                ("城关镇西街村党支部", BranchKind.branch, "330100001002", []),
+            ],
+        ),
+        (
+            "青山乡党总支",
+            BranchKind.general_branch,
+            "330100002",
+            [
+                ("青山乡茶园村党支部", BranchKind.branch, "330100002001", []),
+                ("青山乡流动党员党支部", BranchKind.branch, "330100002002", []),
+            ],
+        ),
         ("县直机关第一党支部", BranchKind.branch, "330100", []),
     ],
 )
@@ -30,8 +43,7 @@ TREE = (
 ACCOUNTS = [
     ("admin", "系统管理员", "中共示范县委组织部机关党委", [(Role.admin, None)], None),
     ("moderator", "王版主", "县直机关第一党支部", [(Role.member, None), (Role.moderator, None)], None),
-    ("secretary", "李书记", "城关镇东街村党支部",
-     [(Role.member, None), (Role.branch_secretary, "城关镇党总支")], None),
+    ("secretary", "李书记", "城关镇东街村党支部", [(Role.member, None), (Role.branch_secretary, "城关镇党总支")], None),
     ("zhangsan", "张三", "城关镇东街村党支部", [(Role.member, None)], None),
     ("lisi", "李四", "城关镇西街村党支部", [(Role.member, None)], None),
     ("wangwu", "王五", "青山乡茶园村党支部", [(Role.member, None)], None),

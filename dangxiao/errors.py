@@ -45,9 +45,7 @@ MESSAGES = {
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best == "application/json"
-    )
+    return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
 
 
 def error_response(status: int, code: str | None = None, message: str | None = None):

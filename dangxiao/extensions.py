@@ -51,4 +51,3 @@ def create_huey(app: Flask) -> Huey:
 
 def init_huey(app: Flask) -> None:
     app.extensions["huey"] = create_huey(app)
-

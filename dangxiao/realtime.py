@@ -55,7 +55,7 @@ def allowed(access: str) -> bool:
     if access.startswith("role:"):
         return has_role(current_user, access[5:])
     if access.startswith(POLICY_PREFIX):
-        return can(current_user, access[len(POLICY_PREFIX):])
+        return can(current_user, access[len(POLICY_PREFIX) :])
     return False
 
 
@@ -76,8 +76,10 @@ def on(event: str, *, access: str, namespace: str = "/") -> Callable:
             if not allowed(access):
                 if event == "connect":
                     return False
-                return error("forbidden" if current_user.is_authenticated else "login_required",
-                             "您没有权限执行此操作。" if current_user.is_authenticated else "请先登录。")
+                return error(
+                    "forbidden" if current_user.is_authenticated else "login_required",
+                    "您没有权限执行此操作。" if current_user.is_authenticated else "请先登录。",
+                )
             try:
                 return fn(*args)
             except DomainError as exc:

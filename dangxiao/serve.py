@@ -63,8 +63,14 @@ SERVER_GRACE = 5.0
 STOPPED = {0, 130, 143, -signal.SIGINT, -signal.SIGTERM, -signal.SIGHUP}
 
 
-def supervise(server_cmd: Sequence[str], worker_cmd: Sequence[str], *, cwd: str = ROOT,
-              worker_grace: float = WORKER_GRACE, server_grace: float = SERVER_GRACE) -> int:
+def supervise(
+    server_cmd: Sequence[str],
+    worker_cmd: Sequence[str],
+    *,
+    cwd: str = ROOT,
+    worker_grace: float = WORKER_GRACE,
+    server_grace: float = SERVER_GRACE,
+) -> int:
     """Run the server and the worker until Ctrl-C (or INT/TERM/HUP), stop both; 0 on a clean stop.
 
     Each child gets a process group of its own, and the server's group gets the terminal: Ctrl-C
@@ -91,8 +97,12 @@ def supervise(server_cmd: Sequence[str], worker_cmd: Sequence[str], *, cwd: str 
         while not stop_requested and server.poll() is None:
             if not worker_reported and worker.poll() is not None:
                 worker_reported = True
-                print(f"转码工作进程已退出（状态 {worker.returncode}），网站继续运行；"
-                      "另开终端运行 `make worker` 可重新启动它。", file=sys.stderr, flush=True)
+                print(
+                    f"转码工作进程已退出（状态 {worker.returncode}），网站继续运行；"
+                    "另开终端运行 `make worker` 可重新启动它。",
+                    file=sys.stderr,
+                    flush=True,
+                )
             time.sleep(0.2)
         _stop(server, server_grace, "网站")
         _stop(worker, worker_grace, "转码工作进程", second_interrupt=True)

@@ -12,6 +12,4 @@ ACCESS = {"index": PUBLIC}
 
 @bp.route("/")
 def index():
-    return render_template(
-        "main/coming_soon.html", title="在线答疑", intro="在线实时答疑即将开放。"
-    )
+    return render_template("main/coming_soon.html", title="在线答疑", intro="在线实时答疑即将开放。")

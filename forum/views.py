@@ -12,6 +12,4 @@ ACCESS = {"index": PUBLIC}
 
 @bp.route("/")
 def index():
-    return render_template(
-        "main/coming_soon.html", title="党建论坛", intro="版块、主题讨论与内容审核即将开放。"
-    )
+    return render_template("main/coming_soon.html", title="党建论坛", intro="版块、主题讨论与内容审核即将开放。")

@@ -1,4 +1,9 @@
-"""`flask --app wsgi media ...`: transcode a file now, import a folder, run the worker."""
+"""`flask --app wsgi media ...`: transcode a file now, import a folder, run the worker, expire uploads.
+
+Commands act as the operator (``dangxiao.policy.SYSTEM``) and commit once per unit
+of work: each imported file is its own transaction, so one bad file does not undo
+the others.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,10 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from dangxiao.errors import DomainError
-from media import library, storage
+from dangxiao.policy import SYSTEM
+from dangxiao.templating import human_size
+from dangxiao.transactions import atomic
+from media import library, storage, uploads
 from media.models import AssetStatus, JobStatus
 from media.tasks import run_job
 
@@ -23,12 +31,13 @@ media_cli = AppGroup("media", help="媒体库：转码、批量导入、转码�
 def transcode_command(file: Path, title: str | None) -> None:
     """Import FILE and transcode it here in the foreground (the worker's own code path)."""
     try:
-        imported = library.import_file(file, title, enqueue=False)
+        with atomic():
+            imported = library.import_file(SYSTEM, file, title, enqueue=False)
     except DomainError as error:
         raise click.ClickException(error.message) from None
     asset = imported.asset
     if imported.duplicate:
-        click.echo(f"内容相同的文件已导入过：资源编号 {asset.id}（{asset.status_label}）")
+        click.echo(f"内容相同的文件已导入过：资源编号 {asset.id}（{asset.status.label}）")
         _print_result(asset.id)
         return
     click.echo(f"资源编号：{asset.id}")
@@ -44,7 +53,7 @@ def transcode_command(file: Path, title: str | None) -> None:
         status = run_job(asset.job.id, on_progress=progress)
     if status != JobStatus.done:
         asset = library.get_asset(asset.id)
-        raise click.ClickException(f"转码失败：{asset.failure_reason or asset.status_label}（资源编号 {asset.id}）")
+        raise click.ClickException(f"转码失败：{asset.failure_reason or asset.status.label}（资源编号 {asset.id}）")
     _print_result(asset.id)
 
 
@@ -54,9 +63,9 @@ def _print_result(asset_id: int) -> None:
     if asset.status == AssetStatus.ready and asset.output_dir:
         click.echo(f"输出目录：{storage.absolute(asset.output_dir)}")
     elif asset.failure_reason:
-        click.echo(f"状态：{asset.status_label}（{asset.failure_reason}）")
+        click.echo(f"状态：{asset.status.label}（{asset.failure_reason}）")
     else:
-        click.echo(f"状态：{asset.status_label}")
+        click.echo(f"状态：{asset.status.label}")
 
 
 @media_cli.command("import-dir")
@@ -69,7 +78,8 @@ def import_dir_command(directory: Path, recursive: bool) -> None:
     queued = skipped = failed = 0
     for path in files:
         try:
-            imported = library.import_file(path)
+            with atomic():
+                imported = library.import_file(SYSTEM, path)
         except (DomainError, OSError) as error:
             failed += 1
             message = error.message if isinstance(error, DomainError) else str(error)
@@ -104,5 +114,21 @@ def reap_command() -> None:
     from media import jobs
 
     report = jobs.reap(pending_tasks=current_app.extensions["huey"].pending_count())
-    click.echo(f"重新排队 {len(report.requeued)} 个，判定失败 {len(report.failed)} 个，"
-               f"重新投递 {len(report.resent)} 个。")
+    click.echo(
+        f"重新排队 {len(report.requeued)} 个，判定失败 {len(report.failed)} 个，重新投递 {len(report.resent)} 个。"
+    )
+
+
+@media_cli.command("expire-uploads")
+def expire_uploads_command() -> None:
+    """Remove unfinished uploads older than MEDIA_UPLOAD_EXPIRY_HOURS (the worker does this too)."""
+    hours = uploads.expiry_hours()
+    if hours <= 0:
+        click.echo("MEDIA_UPLOAD_EXPIRY_HOURS 为 0：未完成的上传不会过期。")
+        return
+    with atomic():
+        report = uploads.expire_uploads(SYSTEM)
+    click.echo(
+        f"已清除 {len(report.removed)} 个超过 {hours:g} 小时未继续的上传，"
+        f"释放 {human_size(report.freed_bytes)} 额度；另删除 {report.orphans} 个无主的临时文件。"
+    )

@@ -4,15 +4,28 @@ URLs carry the output folder's version (`/media/12/v3f9c1a2b/720p/seg_00003.ts`)
 file's bytes never change under its URL and segments can be cached for a year. Only
 names under the asset's own output folder with a known extension are served; an
 asset that is not ready is a 404. With MEDIA_X_ACCEL_PREFIX set, nginx sends the bytes.
+
+The version before the current one (e.g. the stream-copied first phase of a fast-path
+transcode, replaced when the lower rungs are ready) is still served until its grace period
+ends, so a player that started on it is not cut off; new requests for the asset get the
+current version's URLs.
+
+Range (RFC 9110 §14.2): one satisfiable byte range gives 206; a header that does not parse,
+uses another unit or asks for several ranges is ignored and the whole file is sent (200);
+one range that starts beyond the end gives 416 in the site's error shape (JSON or a Chinese
+page) with ``Content-Range: bytes */<length>``. Behind nginx (X-Accel) nginx does all of this.
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
-from flask import Blueprint, abort, current_app, send_file
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from dangxiao.access import PUBLIC
+from dangxiao.errors import wants_json
 from dangxiao.extensions import db
 from media import storage
 from media.models import MediaAsset
@@ -30,14 +43,18 @@ MIME_TYPES = {
 }
 PLAYLIST_CACHE = "public, max-age=60"
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
+#: One byte range, as RFC 9110 writes it: "bytes=0-499", "bytes=500-", "bytes=-500".
+SINGLE_RANGE = re.compile(r"bytes=[ \t]*(\d*)-(\d*)[ \t]*", re.IGNORECASE)
+RANGE_NOT_SATISFIABLE = "请求的字节范围超出了文件大小，无法返回。"
 
 
 @bp.get("/media/<int:asset_id>/<version>/<path:name>")
 def file(asset_id: int, version: str, name: str):
     asset = db.session.get(MediaAsset, asset_id)
-    if asset is None or not asset.is_ready or asset.version != version or not asset.output_dir:
+    output = asset.output_for(version) if asset is not None else None
+    if output is None:
         abort(404)
-    path = storage.served_file(asset.output_dir, name)
+    path = storage.served_file(output, name)
     if path is None:
         abort(404)
     extension = name.rsplit(".", 1)[-1]
@@ -45,8 +62,42 @@ def file(asset_id: int, version: str, name: str):
     prefix = current_app.config.get("MEDIA_X_ACCEL_PREFIX")
     if prefix:
         response = current_app.response_class(b"", mimetype=mimetype)
-        response.headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(f"{asset.output_dir}/{name}")
+        response.headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(f"{output}/{name}")
     else:
-        response = send_file(path, mimetype=mimetype, conditional=True, etag=True)
+        if not usable_range(request.headers.get("Range")):
+            request.environ.pop("HTTP_RANGE", None)  # ignored, as RFC 9110 allows: the whole file
+        try:
+            response = send_file(path, mimetype=mimetype, conditional=True, etag=True)
+        except RequestedRangeNotSatisfiable:
+            return range_not_satisfiable(path.stat().st_size)
     response.headers["Cache-Control"] = PLAYLIST_CACHE if extension == "m3u8" else IMMUTABLE_CACHE
+    return response
+
+
+def usable_range(header: str | None) -> bool:
+    """True for one well-formed byte range (satisfiable or not); False for none, a header that
+    does not parse, another unit, several ranges, or last < first — those are ignored."""
+    if not header:
+        return False
+    match = SINGLE_RANGE.fullmatch(header.strip())
+    if match is None:
+        return False
+    first, last = match.groups()
+    if not first and not last:
+        return False
+    return not (first and last and int(last) < int(first))
+
+
+def range_not_satisfiable(length: int):
+    """416 in the site's shape (JSON for API clients, the Chinese error page otherwise)."""
+    if wants_json():
+        response = jsonify(error={"code": "range_not_satisfiable", "message": RANGE_NOT_SATISFIABLE})
+    else:
+        response = current_app.response_class(
+            render_template("errors/error.html", status=416, title="请求范围无效", message=RANGE_NOT_SATISFIABLE),
+            mimetype="text/html",
+        )
+    response.status_code = 416
+    response.headers["Content-Range"] = f"bytes */{length}"
+    response.headers["Cache-Control"] = "no-store"
     return response

@@ -14,17 +14,33 @@ from pathlib import Path
 from sqlalchemy import select
 
 from dangxiao.extensions import db
+from dangxiao.policy import SYSTEM
+from dangxiao.transactions import atomic
 from media import library
 from media.models import MediaAsset
 from media.tasks import run_job
 
 DEMO_MEDIA = [
     # (title, file name, ffmpeg input arguments)
-    ("示例课件：新时代党员学习（演示视频）", "demo-lesson.mp4",
-     ["-f", "lavfi", "-i", "testsrc2=size=854x480:rate=25:duration=30",
-      "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=30"]),
-    ("示例讲座：支部工作方法（演示音频）", "demo-lecture.m4a",
-     ["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000:duration=20"]),
+    (
+        "示例课件：新时代党员学习（演示视频）",
+        "demo-lesson.mp4",
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=854x480:rate=25:duration=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=30",
+        ],
+    ),
+    (
+        "示例讲座：支部工作方法（演示音频）",
+        "demo-lecture.m4a",
+        ["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000:duration=20"],
+    ),
 ]
 
 
@@ -37,16 +53,34 @@ def seed_demo_media() -> list[str]:
         for title, name, inputs in DEMO_MEDIA:
             existing = db.session.scalar(select(MediaAsset).where(MediaAsset.title == title))
             if existing is not None:
-                lines.append(f"  演示媒体已存在：{title}（{existing.status_label}）")
+                lines.append(f"  演示媒体已存在：{title}（{existing.status.label}）")
                 continue
             source = Path(tmp) / name
             subprocess.run(
-                ["ffmpeg", "-v", "error", "-nostdin", "-y", *inputs, "-shortest", "-pix_fmt", "yuv420p",
-                 "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(source)],
-                check=True, timeout=300,
+                [
+                    "ffmpeg",
+                    "-v",
+                    "error",
+                    "-nostdin",
+                    "-y",
+                    *inputs,
+                    "-shortest",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "veryfast",
+                    "-c:a",
+                    "aac",
+                    str(source),
+                ],
+                check=True,
+                timeout=300,
             )
-            imported = library.import_file(source, title, enqueue=False)
+            with atomic():
+                imported = library.import_file(SYSTEM, source, title, enqueue=False)
             run_job(imported.asset.job.id)
             asset = library.get_asset(imported.asset.id)
-            lines.append(f"  演示媒体：{title}（{asset.status_label}，编号 {asset.id}）")
+            lines.append(f"  演示媒体：{title}（{asset.status.label}，编号 {asset.id}）")
     return lines

@@ -31,7 +31,8 @@ short side is at most 720. x264 uses preset ``veryfast``: on a 2-core server it 
 Fast path: a source that is already H.264 4:2:0 (8-bit), with AAC-LC or no audio, short
 side <= 720, no rotation, square pixels, <= 60 fps and a bitrate no more than twice its
 rung's cap is copied as the top rung and as the MP4 (no re-encode); only the lower rungs
-are encoded. Its segments follow the source's own keyframes.
+are encoded. Its segments follow the source's own keyframes. The worker publishes the copy
+first (playable within seconds) and the lower rungs in a second version (media.tasks).
 """
 
 from __future__ import annotations
@@ -155,8 +156,9 @@ def can_remux(info: ProbeInfo) -> bool:
         return False
     if info.profile not in FAST_PATH_PROFILES:
         return False
-    if info.has_audio and not (info.acodec == "aac" and info.audio_profile in ("LC", None)
-                               and 1 <= info.audio_channels <= 2):
+    if info.has_audio and not (
+        info.acodec == "aac" and info.audio_profile in ("LC", None) and 1 <= info.audio_channels <= 2
+    ):
         return False
     if info.short_side > MP4_MAX_SHORT_SIDE or info.rotation or abs(info.sar - 1.0) > 0.01:
         return False
@@ -187,8 +189,15 @@ def plan(info: ProbeInfo, *, allow_remux: bool = True) -> TranscodePlan:
     rungs: list[Rung] = []
     if fast:
         source_video = info.video_bit_rate or max(0, (info.bit_rate or 0) - AUDIO_BITRATE)
-        rungs.append(Rung(f"{info.short_side}p", info.width, info.height,
-                          source_video or video_cap(info.width, info.height, fps), copy=True))
+        rungs.append(
+            Rung(
+                f"{info.short_side}p",
+                info.width,
+                info.height,
+                source_video or video_cap(info.width, info.height, fps),
+                copy=True,
+            )
+        )
         sides = [s for s in RUNGS if s <= FAST_PATH_GAP * info.short_side]
     else:
         sides = _short_sides(info.short_side)
@@ -196,8 +205,7 @@ def plan(info: ProbeInfo, *, allow_remux: bool = True) -> TranscodePlan:
         width, height = rung_size(info.width, info.height, side)
         rungs.append(Rung(f"{side}p", width, height, video_cap(width, height, fps)))
 
-    mp4_index = next(i for i, r in enumerate(rungs)
-                     if r.short_side <= MP4_MAX_SHORT_SIDE or i == len(rungs) - 1)
+    mp4_index = next(i for i, r in enumerate(rungs) if r.short_side <= MP4_MAX_SHORT_SIDE or i == len(rungs) - 1)
     poster = rungs[mp4_index]
     return TranscodePlan(
         duration=info.duration,

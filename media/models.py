@@ -7,53 +7,32 @@ lost task, a killed worker or a duplicate delivery can never publish twice.
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dangxiao.db_types import str_enum, utcnow
+from dangxiao.db_types import LabelledEnum, aware, str_enum, utcnow
 from dangxiao.extensions import db
 
 
-class AssetStatus(enum.StrEnum):
-    uploading = "uploading"
-    queued = "queued"
-    probing = "probing"
-    transcoding = "transcoding"
-    ready = "ready"
-    failed = "failed"
-    cancelled = "cancelled"
+class AssetStatus(LabelledEnum):
+    uploading = "uploading", "上传中"
+    queued = "queued", "排队中"
+    probing = "probing", "检查文件"
+    transcoding = "transcoding", "转码中"
+    ready = "ready", "可播放"
+    failed = "failed", "失败"
+    cancelled = "cancelled", "已取消"
 
 
-ASSET_STATUS_LABELS = {
-    AssetStatus.uploading: "上传中",
-    AssetStatus.queued: "排队中",
-    AssetStatus.probing: "检查文件",
-    AssetStatus.transcoding: "转码中",
-    AssetStatus.ready: "可播放",
-    AssetStatus.failed: "失败",
-    AssetStatus.cancelled: "已取消",
-}
-
-
-class JobStatus(enum.StrEnum):
-    queued = "queued"
-    running = "running"
-    done = "done"
-    failed = "failed"
-    cancelled = "cancelled"
-
-
-JOB_STATUS_LABELS = {
-    JobStatus.queued: "排队中",
-    JobStatus.running: "运行中",
-    JobStatus.done: "已完成",
-    JobStatus.failed: "失败",
-    JobStatus.cancelled: "已取消",
-}
+class JobStatus(LabelledEnum):
+    queued = "queued", "排队中"
+    running = "running", "运行中"
+    done = "done", "已完成"
+    failed = "failed", "失败"
+    cancelled = "cancelled", "已取消"
 
 
 class MediaAsset(db.Model):
@@ -82,6 +61,10 @@ class MediaAsset(db.Model):
     renditions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     fallback_name: Mapped[str | None] = mapped_column(String(20))  # video.mp4 or audio.m4a
     fast_path: Mapped[bool] = mapped_column(default=False)
+    # The version published before the current one, still served until `previous_until` so a
+    # player that started on it is not cut off (e.g. the stream-copied first phase of the fast path).
+    previous_output_dir: Mapped[str | None] = mapped_column(String(300))
+    previous_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -92,10 +75,6 @@ class MediaAsset(db.Model):
     )
 
     @property
-    def status_label(self) -> str:
-        return ASSET_STATUS_LABELS[self.status]
-
-    @property
     def is_ready(self) -> bool:
         return self.status == AssetStatus.ready and bool(self.output_dir)
 
@@ -103,6 +82,22 @@ class MediaAsset(db.Model):
     def version(self) -> str | None:
         """The output folder's name; part of every file URL so cached files never go stale."""
         return self.output_dir.rsplit("/", 1)[-1] if self.output_dir else None
+
+    @property
+    def previous_version(self) -> str | None:
+        return self.previous_output_dir.rsplit("/", 1)[-1] if self.previous_output_dir else None
+
+    def output_for(self, version: str, now: datetime | None = None) -> str | None:
+        """The output folder that serves URLs of ``version``: the current one, or the previous
+        one during its grace period; None when that version may not (or no longer) be served."""
+        if not self.is_ready:
+            return None
+        if version == self.version:
+            return self.output_dir
+        until = aware(self.previous_until)
+        if version == self.previous_version and until is not None and until > (now or utcnow()):
+            return self.previous_output_dir
+        return None
 
     @property
     def audio_only(self) -> bool:
@@ -134,10 +129,6 @@ class TranscodeJob(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     asset: Mapped[MediaAsset] = relationship(back_populates="job")
-
-    @property
-    def status_label(self) -> str:
-        return JOB_STATUS_LABELS[self.status]
 
     def __repr__(self) -> str:
         return f"<TranscodeJob {self.id} asset={self.asset_id} {self.status.value}>"

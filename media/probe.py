@@ -6,10 +6,14 @@ upload can be unusable becomes a :class:`MediaError` whose ``reason`` an admin c
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import json
 import math
 import os
+import signal
 import subprocess
+import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -24,8 +28,22 @@ IMAGE_FORMATS = frozenset({"image2", "gif", "apng", "webp", "ico", "tiff", "bmp"
 #: Demuxers we refuse outright: playlists and scripts can make ffmpeg open other files,
 #: and the text-art demuxers accept any bytes at all (random data "is" a .bin picture).
 REFUSED_FORMATS = frozenset(
-    {"hls", "applehttp", "concat", "lavfi", "ffmetadata", "sdp", "rtp", "rtsp", "data",
-     "tty", "bin", "xbin", "adf", "idf"}
+    {
+        "hls",
+        "applehttp",
+        "concat",
+        "lavfi",
+        "ffmetadata",
+        "sdp",
+        "rtp",
+        "rtsp",
+        "data",
+        "tty",
+        "bin",
+        "xbin",
+        "adf",
+        "idf",
+    }
 )
 #: ffprobe's confidence below which a format guess is not trusted. Real containers score
 #: 100 (magic bytes) and genuine raw streams (mp3, aac, h264, mpegts) >= 50; headerless
@@ -33,16 +51,68 @@ REFUSED_FORMATS = frozenset(
 MIN_PROBE_SCORE = 50
 TEXT_ART_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 #: Codecs that only ever carry single pictures when the container has no real duration.
-STILL_CODECS = frozenset(
-    {"png", "mjpeg", "jpeg2000", "jpegls", "bmp", "gif", "webp", "tiff", "ljpeg", "apng"}
-)
+STILL_CODECS = frozenset({"png", "mjpeg", "jpeg2000", "jpegls", "bmp", "gif", "webp", "tiff", "ljpeg", "apng"})
 #: First bytes of common media containers; a failing file that starts like one is
 #: damaged media ("undecodable"), anything else is "not_media".
-_MEDIA_MAGIC = (b"\x1a\x45\xdf\xa3", b"RIFF", b"OggS", b"FLV", b"ID3", b"fLaC", b".RMF",
-                b"\x30\x26\xb2\x75", b"\x00\x00\x01\xba", b"#!AMR")
+_MEDIA_MAGIC = (
+    b"\x1a\x45\xdf\xa3",
+    b"RIFF",
+    b"OggS",
+    b"FLV",
+    b"ID3",
+    b"fLaC",
+    b".RMF",
+    b"\x30\x26\xb2\x75",
+    b"\x00\x00\x01\xba",
+    b"#!AMR",
+)
 _MP4_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
 
 NOT_MEDIA = "不是视频或音频文件，请上传常见格式的视频（如 MP4）或音频（如 MP3）"
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _load_prctl():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+#: Resolved once at import, so the child does nothing but one call between fork and exec.
+_PRCTL = _load_prctl()
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Runs in the child between fork and exec: SIGKILL me when the thread that started me ends.
+
+    The kernel sends the signal when the parent *thread* exits, not only the process: every
+    child is therefore started and waited for by the same thread (see media.transcode._run),
+    and a worker killed with -9, or stopped by SIGTERM without a handler, takes its ffmpeg along.
+    """
+    _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the worker died before prctl took effect
+        os._exit(1)
+
+
+def child_options() -> dict:
+    """Popen keyword arguments for every ffmpeg/ffprobe we start.
+
+    Its own session, so a Ctrl-C in the worker's terminal (SIGINT to the whole foreground
+    process group, or systemd's KillSignal to the control group's main process) reaches the
+    worker, which stops the child itself and hands the job back; and, on Linux, a parent-death
+    signal, so the child never outlives a worker killed with -9.
+    """
+    options: dict = {"start_new_session": True}
+    if _PRCTL is not None:
+        options["preexec_fn"] = functools.partial(_die_with_parent, os.getpid())
+    return options
 
 
 @dataclass(frozen=True)
@@ -96,22 +166,32 @@ def probe(path: str | os.PathLike[str]) -> ProbeInfo:
         raise MediaError("not_media", NOT_MEDIA, f"format={format_name!r} probe_score={score}")
 
     streams = data.get("streams") or []
-    video = _first(s for s in streams if s.get("codec_type") == "video"
-                   and not (s.get("disposition") or {}).get("attached_pic"))
+    video = _first(
+        s for s in streams if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
+    )
     audio = _first(s for s in streams if s.get("codec_type") == "audio")
     duration = _duration(fmt, streams)
 
-    if names & IMAGE_FORMATS or any(n.endswith("_pipe") for n in names) or (
-        video is not None and audio is None and video.get("codec_name") in STILL_CODECS
-        and (duration is None or duration <= 0.5 or _int(video.get("nb_frames")) == 1)
+    if (
+        names & IMAGE_FORMATS
+        or any(n.endswith("_pipe") for n in names)
+        or (
+            video is not None
+            and audio is None
+            and video.get("codec_name") in STILL_CODECS
+            and (duration is None or duration <= 0.5 or _int(video.get("nb_frames")) == 1)
+        )
     ):
         raise MediaError("not_media", "这是一张图片，" + NOT_MEDIA, f"format={format_name!r}")
     if video is None and audio is None:
         raise MediaError("no_streams", "文件里既没有视频也没有音频，无法播放")
     for stream in (video, audio):
         if stream is not None and not stream.get("codec_name"):
-            raise MediaError("undecodable", "文件使用了无法识别的编码，请转换为 H.264/AAC 的 MP4 后再上传",
-                             f"stream={stream.get('index')}")
+            raise MediaError(
+                "undecodable",
+                "文件使用了无法识别的编码，请转换为 H.264/AAC 的 MP4 后再上传",
+                f"stream={stream.get('index')}",
+            )
     if duration is None or duration <= 0.05:
         raise MediaError("zero_duration", "无法读出文件时长（时长为 0 或未知），文件可能不完整")
 
@@ -120,10 +200,24 @@ def probe(path: str | os.PathLike[str]) -> ProbeInfo:
 
 def decode_check(path: str | os.PathLike[str], seconds: float = 5.0) -> None:
     """Decode the first ``seconds`` so a file that probes but cannot play fails at upload time."""
-    cmd = [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-protocol_whitelist", "file",
-           "-t", str(seconds), "-i", _file_url(Path(path)), "-f", "null", "-"]
+    cmd = [
+        FFMPEG,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-protocol_whitelist",
+        "file",
+        "-t",
+        str(seconds),
+        "-i",
+        _file_url(Path(path)),
+        "-f",
+        "null",
+        "-",
+    ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False, **child_options())
     except FileNotFoundError as exc:
         raise MediaError("ffmpeg_missing", "服务器未安装 ffmpeg，请联系管理员", str(exc)) from exc
     if proc.returncode != 0:
@@ -136,33 +230,56 @@ def avc_codec(segment: str | os.PathLike[str]) -> str:
     start = data.find(b"\x00\x00\x01")
     while 0 <= start < len(data) - 6:
         if data[start + 3] & 0x1F == 7:
-            return "avc1." + data[start + 4:start + 7].hex()
+            return "avc1." + data[start + 4 : start + 7].hex()
         start = data.find(b"\x00\x00\x01", start + 3)
     return _avc_codec_from_ffprobe(Path(segment))
 
 
 def _avc_codec_from_ffprobe(segment: Path) -> str:
-    cmd = [FFPROBE, "-v", "error", "-select_streams", "v:0", "-show_entries",
-           "stream=profile,level", "-of", "default=nw=1", str(segment)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
+    cmd = [
+        FFPROBE,
+        "-v",
+        "error",
+        "-select_streams",
+        "v:0",
+        "-show_entries",
+        "stream=profile,level",
+        "-of",
+        "default=nw=1",
+        str(segment),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60, **child_options()).stdout
     fields = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     idc = {"Constrained Baseline": "42e0", "Baseline": "4200", "Main": "4d40", "High": "6400"}
     return f"avc1.{idc.get(fields.get('profile', ''), '4d40')}{int(fields.get('level') or 31):02x}"
 
 
 def _run_ffprobe(path: Path) -> dict:
-    cmd = [FFPROBE, "-hide_banner", "-v", "error", "-protocol_whitelist", "file",
-           "-print_format", "json", "-show_format", "-show_streams", "-i", _file_url(path)]
+    cmd = [
+        FFPROBE,
+        "-hide_banner",
+        "-v",
+        "error",
+        "-protocol_whitelist",
+        "file",
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+        "-i",
+        _file_url(path),
+    ]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False, **child_options())
     except FileNotFoundError as exc:
         raise MediaError("ffmpeg_missing", "服务器未安装 ffprobe，请联系管理员", str(exc)) from exc
     except subprocess.TimeoutExpired as exc:
         raise MediaError("undecodable", "读取文件信息超时，文件可能已损坏", str(exc)) from exc
     if proc.returncode != 0:
         if _looks_like_media(path):
-            raise MediaError("undecodable", "文件已损坏或不完整（可能没有上传完），无法读取，请重新上传",
-                             proc.stderr.strip()[-2000:])
+            raise MediaError(
+                "undecodable", "文件已损坏或不完整（可能没有上传完），无法读取，请重新上传", proc.stderr.strip()[-2000:]
+            )
         raise MediaError("not_media", NOT_MEDIA, proc.stderr.strip()[-2000:])
     try:
         return json.loads(proc.stdout or "{}")
@@ -246,8 +363,7 @@ def _sar(stream: dict) -> float:
     return sar if 0.1 < sar < 10 else 1.0
 
 
-def _info(fmt: dict, video: dict | None, audio: dict | None, duration: float,
-          format_name: str) -> ProbeInfo:
+def _info(fmt: dict, video: dict | None, audio: dict | None, duration: float, format_name: str) -> ProbeInfo:
     width = height = 0
     rotation, sar = 0, 1.0
     if video is not None:

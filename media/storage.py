@@ -3,8 +3,10 @@
     MEDIA_ROOT/uploads/<upload id>.part     bytes of an unfinished upload
     MEDIA_ROOT/originals/<asset id>.<ext>   the source, kept so a failed job can be retried
     MEDIA_ROOT/assets/<asset id>/<version>/ the published output (see media.transcode)
+    MEDIA_ROOT/assets/<asset id>/.<version>.partial-*   a transcode in progress (or a killed one's)
 
-Paths stored in the database are relative to MEDIA_ROOT, so the folder can move.
+Paths stored in the database are relative to MEDIA_ROOT, so the folder can move. Everything
+under ``assets/`` is world-readable (folders 0755, files 0644): nginx may run as another user.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import re
 import shutil
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 
 from flask import current_app
@@ -80,9 +83,30 @@ def output_dir(asset_id: int, version: str) -> str:
     return f"{asset_dir(asset_id)}/{version}"
 
 
+PUBLIC_DIR_MODE = 0o755
+
+
 def ensure_dirs() -> None:
     for name in ("uploads", "originals", "assets"):
         (media_root() / name).mkdir(parents=True, exist_ok=True)
+    os.chmod(media_root() / "assets", PUBLIC_DIR_MODE)
+
+
+def prepare_asset_dir(asset_id: int) -> Path:
+    """MEDIA_ROOT/assets/<id>, created readable for the web server whatever the umask."""
+    folder = absolute(asset_dir(asset_id))
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder.parent, PUBLIC_DIR_MODE)
+    os.chmod(folder, PUBLIC_DIR_MODE)
+    return folder
+
+
+def asset_ids_on_disk() -> list[int]:
+    """Ids of every folder under MEDIA_ROOT/assets (for the sweep)."""
+    folder = media_root() / "assets"
+    if not folder.is_dir():
+        return []
+    return sorted(int(entry.name) for entry in folder.iterdir() if entry.name.isdigit() and entry.is_dir())
 
 
 def sha256_file(path: Path) -> str:
@@ -127,18 +151,36 @@ def remove_file(relative_file: str | None) -> None:
             pass
 
 
-def clear_asset_dir(asset_id: int, keep: str | None = None) -> None:
-    """Remove leftovers of earlier attempts (partial folders of a killed worker, old versions)."""
+def clear_asset_dir(asset_id: int, keep: Iterable[str | None] = (), older_than: float | None = None) -> list[str]:
+    """Remove leftovers of earlier attempts: partial folders of a killed worker (``.*.partial-*``),
+    swapped-out ``.*.old-*`` folders, versions nobody serves — everything but the names in
+    ``keep``. With ``older_than`` (a timestamp) only entries last changed before it go. The
+    asset folder itself goes too once empty. Returns the removed paths (relative to MEDIA_ROOT).
+    """
     folder = absolute(asset_dir(asset_id))
     if not folder.is_dir():
-        return
+        return []
+    kept = {name for name in keep if name}
+    removed = []
     for entry in folder.iterdir():
-        if keep is not None and entry.name == keep:
+        if entry.name in kept:
+            continue
+        try:
+            if older_than is not None and entry.lstat().st_mtime >= older_than:
+                continue
+        except FileNotFoundError:
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
+        removed.append(f"{asset_dir(asset_id)}/{entry.name}")
+    if not kept:
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            pass
+    return removed
 
 
 def served_file(output: str, name: str) -> Path | None:

@@ -43,9 +43,7 @@ def subtree_ids(root_id: int) -> set[int]:
 
 def ancestor_ids(branch_id: int) -> list[int]:
     """Ids from branch_id up to its root (itself first)."""
-    up = select(Branch.id, Branch.parent_id).where(Branch.id == branch_id).cte(
-        "ancestors", recursive=True
-    )
+    up = select(Branch.id, Branch.parent_id).where(Branch.id == branch_id).cte("ancestors", recursive=True)
     up = up.union_all(select(Branch.id, Branch.parent_id).where(Branch.id == up.c.parent_id))
     return list(db.session.scalars(select(up.c.id)))
 
@@ -108,9 +106,7 @@ def update_branch(
     if parent_id is not None:
         parent = get_branch(parent_id)
         if parent_id in subtree_ids(branch.id):
-            raise DomainError(
-                "不能把组织移动到它自己或它的下级组织之下。", "branch_cycle", "parent_id"
-            )
+            raise DomainError("不能把组织移动到它自己或它的下级组织之下。", "branch_cycle", "parent_id")
     _check_level(kind, parent)
     for child in branch.children:
         if child.kind not in ALLOWED_CHILDREN[kind]:
@@ -137,17 +133,13 @@ def delete_branch(actor: Any, branch_id: int) -> str:
     """
     require(actor, "branch.manage")
     branch = get_branch(branch_id)
-    members = db.session.scalar(
-        select(func.count()).select_from(User).where(User.branch_id == branch.id)
-    )
+    members = db.session.scalar(select(func.count()).select_from(User).where(User.branch_id == branch.id))
     if members:
         raise DomainError(
             f"“{branch.name}”下还有 {members} 名成员，请先将他们转到其他组织后再删除。",
             "branch_has_members",
         )
-    children = db.session.scalar(
-        select(func.count()).select_from(Branch).where(Branch.parent_id == branch.id)
-    )
+    children = db.session.scalar(select(func.count()).select_from(Branch).where(Branch.parent_id == branch.id))
     if children:
         raise DomainError(
             f"“{branch.name}”下还有 {children} 个下级组织，请先删除或移走下级组织。",

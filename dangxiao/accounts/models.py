@@ -43,12 +43,8 @@ class Branch(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[BranchKind] = mapped_column(
-        str_enum(BranchKind)
-    )
-    parent_id: Mapped[int | None] = mapped_column(
-        ForeignKey("branches.id", ondelete="RESTRICT"), index=True
-    )
+    kind: Mapped[BranchKind] = mapped_column(str_enum(BranchKind))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id", ondelete="RESTRICT"), index=True)
     region_code: Mapped[str] = mapped_column(String(12), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -84,9 +80,7 @@ class User(UserMixin, db.Model):
     display_name: Mapped[str] = mapped_column(String(50))
     password_hash: Mapped[str] = mapped_column(String(255))
     phone: Mapped[str | None] = mapped_column(String(20))
-    branch_id: Mapped[int | None] = mapped_column(
-        ForeignKey("branches.id", ondelete="RESTRICT"), index=True
-    )
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id", ondelete="RESTRICT"), index=True)
     status: Mapped[UserStatus] = mapped_column(
         str_enum(UserStatus),
         default=UserStatus.pending,
@@ -100,9 +94,7 @@ class User(UserMixin, db.Model):
     previous_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     branch: Mapped[Branch | None] = relationship()
-    roles: Mapped[list[UserRole]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
-    )
+    roles: Mapped[list[UserRole]] = relationship(back_populates="user", cascade="all, delete-orphan", lazy="selectin")
 
     # Set by dangxiao.accounts.sessions when this request runs in a server-side session.
     session_token = None  # type: str | None
@@ -137,19 +129,13 @@ class UserRole(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    role: Mapped[Role] = mapped_column(
-        str_enum(Role)
-    )
-    scope_branch_id: Mapped[int | None] = mapped_column(
-        ForeignKey("branches.id", ondelete="CASCADE"), index=True
-    )
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    scope_branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id", ondelete="CASCADE"), index=True)
 
     user: Mapped[User] = relationship(back_populates="roles")
     scope_branch: Mapped[Branch | None] = relationship(lazy="joined")
 
-    __table_args__ = (
-        UniqueConstraint("user_id", "role", "scope_branch_id", name="uq_user_roles_user_role_scope"),
-    )
+    __table_args__ = (UniqueConstraint("user_id", "role", "scope_branch_id", name="uq_user_roles_user_role_scope"),)
 
     @property
     def label(self) -> str:

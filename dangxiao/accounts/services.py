@@ -253,8 +253,9 @@ def decide_registration(actor: Any, user: User, decision: str) -> User:
         raise DomainError("该申请已处理。", "already_decided")
     if decision == "approve":
         user.status = UserStatus.active
-        notify(user.id, "registration.approved", "您的注册申请已通过审核，欢迎加入网上党校！",
-               path_for("accounts.profile"))
+        notify(
+            user.id, "registration.approved", "您的注册申请已通过审核，欢迎加入网上党校！", path_for("accounts.profile")
+        )
     else:
         user.status = UserStatus.disabled
         notify(user.id, "registration.rejected", "您的注册申请未通过审核，如有疑问请联系所在支部。")

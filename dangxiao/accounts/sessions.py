@@ -29,8 +29,13 @@ def _hash(token: str) -> str:
 def start(user: User, *, remember: bool, ip: str | None, user_agent: str | None) -> UserSession:
     """A new session for `user` (flushed); `user.get_id()` now names it."""
     token = secrets.token_urlsafe(32)
-    row = UserSession(user_id=user.id, token_hash=_hash(token), remember=remember,
-                      ip=(ip or "")[:45] or None, user_agent=(user_agent or "")[:200] or None)
+    row = UserSession(
+        user_id=user.id,
+        token_hash=_hash(token),
+        remember=remember,
+        ip=(ip or "")[:45] or None,
+        user_agent=(user_agent or "")[:200] or None,
+    )
     db.session.add(row)
     db.session.flush()
     user.session_token, user.session_id = token, row.id
@@ -62,8 +67,10 @@ def end(user: User) -> None:
     session_id = getattr(user, "session_id", None)
     if session_id is not None:
         db.session.execute(
-            update(UserSession).where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow()).execution_options(synchronize_session=False)
+            update(UserSession)
+            .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+            .execution_options(synchronize_session=False)
         )
 
 
@@ -78,7 +85,10 @@ def end_all(user: User, *, keep_current: bool = False) -> int:
 
 
 def active_sessions(user: User) -> list[UserSession]:
-    return list(db.session.scalars(
-        select(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
-        .order_by(UserSession.last_seen_at.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+            .order_by(UserSession.last_seen_at.desc())
+        )
+    )

@@ -30,9 +30,7 @@ def normalise_username(raw: str | None) -> str:
         if cat.startswith("Z") or ch.isspace():
             raise DomainError("用户名不能包含空格。", "username_space", "username")
         if not (cat.startswith("L") or cat.startswith("N") or ch in _USERNAME_PUNCT):
-            raise DomainError(
-                "用户名只能包含中文、字母、数字以及 _ . - 符号。", "username_chars", "username"
-            )
+            raise DomainError("用户名只能包含中文、字母、数字以及 _ . - 符号。", "username_chars", "username")
     if len(name) < USERNAME_MIN:
         raise DomainError(f"用户名至少 {USERNAME_MIN} 个字符。", "username_short", "username")
     if len(name) > USERNAME_MAX:

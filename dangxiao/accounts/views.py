@@ -65,8 +65,12 @@ def login():
         try:
             with atomic():
                 user = services.authenticate(form.username.data, form.password.data)
-                services.log_in(user, remember=bool(form.remember.data), ip=request.remote_addr,
-                                user_agent=request.user_agent.string)
+                services.log_in(
+                    user,
+                    remember=bool(form.remember.data),
+                    ip=request.remote_addr,
+                    user_agent=request.user_agent.string,
+                )
                 first = user.previous_login_at is None
         except services.LoginRefused as refused:
             flash(refused.message, "error")
@@ -101,9 +105,7 @@ def logout_everywhere():
 
 
 def _branch_choices() -> list[tuple[int, str]]:
-    return [
-        (b.id, b.full_name) for b, _ in tree_rows() if b.kind == BranchKind.branch
-    ]
+    return [(b.id, b.full_name) for b, _ in tree_rows() if b.kind == BranchKind.branch]
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -202,9 +204,7 @@ def me():
 
 @bp.route("/approvals")
 def approvals():
-    return render_template(
-        "accounts/approvals.html", users=services.pending_for(current_user), form=ApprovalForm()
-    )
+    return render_template("accounts/approvals.html", users=services.pending_for(current_user), form=ApprovalForm())
 
 
 @bp.route("/approvals/<int:user_id>", methods=["POST"])

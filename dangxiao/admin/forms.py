@@ -14,9 +14,7 @@ class UserForm(Form):
     password = PasswordField("初始密码")
     phone = StringField("手机号码")
     branch_id = SelectField("所在组织", coerce=int, validate_choice=False)
-    role = SelectField(
-        "角色", choices=options(Role.choices()), default="member"
-    )
+    role = SelectField("角色", choices=options(Role.choices()), default="member")
     is_flowing = BooleanField("流动党员")
     flowing_region = StringField("流入地")
 

@@ -29,16 +29,24 @@ ADMIN = role("admin")
 ACCESS = {
     view: ADMIN
     for view in (
-        "index", "users", "user_new", "user_edit", "user_status", "user_password", "role_add", "role_remove",
-        "branches", "branch_new", "branch_edit", "branch_delete",
+        "index",
+        "users",
+        "user_new",
+        "user_edit",
+        "user_status",
+        "user_password",
+        "role_add",
+        "role_remove",
+        "branches",
+        "branch_new",
+        "branch_edit",
+        "branch_delete",
     )
 }
 
 
 def _branch_options(empty_label: str) -> list:
-    return options(
-        [(0, empty_label)] + [(b.id, "　" * depth + b.name) for b, depth in branch_service.tree_rows()]
-    )
+    return options([(0, empty_label)] + [(b.id, "　" * depth + b.name) for b, depth in branch_service.tree_rows()])
 
 
 @bp.route("/")
@@ -145,15 +153,23 @@ def _user_action(user_id: int, form, action, done) -> Response:
 @bp.route("/users/<int:user_id>/status", methods=["POST"])
 def user_status(user_id: int):
     form = StatusForm()
-    return _user_action(user_id, form, lambda u: services.set_status(current_user, u, form.status.data),
-                        lambda u: f"账号状态已改为“{u.status.label}”。")
+    return _user_action(
+        user_id,
+        form,
+        lambda u: services.set_status(current_user, u, form.status.data),
+        lambda u: f"账号状态已改为“{u.status.label}”。",
+    )
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 def user_password(user_id: int):
     form = ResetPasswordForm()
-    return _user_action(user_id, form, lambda u: services.set_password(current_user, u, form.password.data or ""),
-                        lambda u: "密码已重置，该用户的所有登录已失效。")
+    return _user_action(
+        user_id,
+        form,
+        lambda u: services.set_password(current_user, u, form.password.data or ""),
+        lambda u: "密码已重置，该用户的所有登录已失效。",
+    )
 
 
 @bp.route("/users/<int:user_id>/roles", methods=["POST"])
@@ -161,15 +177,18 @@ def role_add(user_id: int):
     form = RoleForm()
     form.scope_branch_id.choices = _branch_options("")
     return _user_action(
-        user_id, form, lambda u: services.add_role(current_user, u, form.role.data, form.scope_branch_id.data or None),
+        user_id,
+        form,
+        lambda u: services.add_role(current_user, u, form.role.data, form.scope_branch_id.data or None),
         lambda u: "角色已添加。",
     )
 
 
 @bp.route("/users/<int:user_id>/roles/<int:role_id>/delete", methods=["POST"])
 def role_remove(user_id: int, role_id: int):
-    return _user_action(user_id, DeleteForm(), lambda u: services.remove_role(current_user, u, role_id),
-                        lambda u: "角色已移除。")
+    return _user_action(
+        user_id, DeleteForm(), lambda u: services.remove_role(current_user, u, role_id), lambda u: "角色已移除。"
+    )
 
 
 @bp.route("/branches")

@@ -39,8 +39,12 @@ def room(user_id: int) -> str:
 
 def notify(user_id: int, kind: str, text: str, url: str | None = None) -> Notification:
     """Tell `user_id` something; `url` must be a path on this site (anything else is dropped)."""
-    note = Notification(user_id=user_id, kind=kind[:40], text=clean_line(text, "text", "通知内容", 500),
-                        url=url if is_safe_next(url) else None)
+    note = Notification(
+        user_id=user_id,
+        kind=kind[:40],
+        text=clean_line(text, "text", "通知内容", 500),
+        url=url if is_safe_next(url) else None,
+    )
     db.session.add(note)
     db.session.flush()
     payload = {"id": note.id, "kind": note.kind, "text": note.text, "url": note.url}
@@ -54,17 +58,25 @@ def push(user_id: int, payload: dict[str, Any]) -> None:
 
 
 def unread_count(user_id: int) -> int:
-    return int(db.session.scalar(
-        select(func.count()).select_from(Notification)
-        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-    ) or 0)
+    return int(
+        db.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
 
 
 def recent(user_id: int, limit: int = PAGE_SIZE) -> list[Notification]:
-    return list(db.session.scalars(
-        select(Notification).where(Notification.user_id == user_id)
-        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
-    ))
+    return list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user_id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def get(actor: Any, notification_id: int) -> Notification:
@@ -85,7 +97,9 @@ def mark_read(actor: Any, notification_id: int) -> Notification:
 
 def mark_all_read(actor: Any) -> int:
     result = db.session.execute(
-        update(Notification).where(Notification.user_id == actor.id, Notification.read_at.is_(None))
-        .values(read_at=utcnow()).execution_options(synchronize_session=False)
+        update(Notification)
+        .where(Notification.user_id == actor.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0

@@ -53,8 +53,14 @@ def summary():
     return jsonify(
         unread=service.unread_count(current_user.id),
         items=[
-            {"id": n.id, "kind": n.kind, "text": n.text, "url": n.url, "read": not n.unread,
-             "created_at": n.created_at.isoformat()}
+            {
+                "id": n.id,
+                "kind": n.kind,
+                "text": n.text,
+                "url": n.url,
+                "read": not n.unread,
+                "created_at": n.created_at.isoformat(),
+            }
             for n in notes
         ],
     )

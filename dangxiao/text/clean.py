@@ -74,13 +74,25 @@ def clean_block(raw: object, field: str, label: str, max_len: int, required: boo
 
 # Titles a member could use to pass as staff; only admins may give such a name.
 RESERVED_TERMS = (
-    "管理员", "系统", "版主", "书记", "官方", "客服", "组织部", "站长", "审核员",
-    "admin", "administrator", "moderator", "system", "root", "official",
+    "管理员",
+    "系统",
+    "版主",
+    "书记",
+    "官方",
+    "客服",
+    "组织部",
+    "站长",
+    "审核员",
+    "admin",
+    "administrator",
+    "moderator",
+    "system",
+    "root",
+    "official",
 )
 
 
 def is_reserved_name(name: str) -> bool:
     """Does `name` (after cleaning) contain a staff-like title, ignoring case, spaces and punctuation?"""
-    folded = "".join(ch for ch in unicodedata.normalize("NFKC", name).casefold()
-                     if unicodedata.category(ch)[0] in "LN")
+    folded = "".join(ch for ch in unicodedata.normalize("NFKC", name).casefold() if unicodedata.category(ch)[0] in "LN")
     return any(term in folded for term in RESERVED_TERMS)

@@ -29,6 +29,20 @@
     say("已上传 " + sizeText(offset) + " / " + sizeText(size) + "（" + percent + "%）");
   }
 
+  // The server refuses these too (before any byte is sent); checking here saves a round trip.
+  function refusal(file) {
+    var extensions = (form.dataset.extensions || "").split(" ");
+    var dot = file.name.lastIndexOf(".");
+    var ext = dot >= 0 ? file.name.slice(dot + 1).toLowerCase() : "";
+    if (extensions.length && extensions[0] && extensions.indexOf(ext) < 0) {
+      return "不支持上传“" + file.name + "”：只能上传视频（如 MP4、MOV、MKV）或音频（如 MP3、M4A）文件。";
+    }
+    if (file.size === 0) return "文件是空的（0 字节），请选择有内容的视频或音频文件。";
+    var max = parseInt(form.dataset.maxBytes || "0", 10);
+    if (max && file.size > max) return "文件太大：" + sizeText(file.size) + "，单个文件最大 " + sizeText(max) + "。";
+    return null;
+  }
+
   function storageKey(file) {
     return "dx-upload:" + file.name + ":" + file.size + ":" + file.lastModified;
   }
@@ -109,6 +123,11 @@
           offset = error.offset;
           continue;
         }
+        if (error.status === 404) {
+          // Expired (no chunk for too long) or deleted: the next try starts a fresh upload.
+          localStorage.removeItem(storageKey(file));
+          throw { message: (error.message || "上传任务已不存在") + "（请重新选择文件上传）" };
+        }
         var transient = !error.status || error.status >= 500 || error.code === "chunk_incomplete";
         if (!transient) throw error;
         failures += 1;
@@ -126,6 +145,8 @@
     event.preventDefault();
     var file = fileInput.files[0];
     if (!file) { box.hidden = false; say("请先选择要上传的文件。"); return; }
+    var refused = refusal(file);
+    if (refused) { box.hidden = false; say(refused); return; }
     paused = false;
     box.hidden = false;
     startButton.disabled = true;

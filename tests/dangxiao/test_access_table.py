@@ -91,6 +91,11 @@ def test_admin_reaches_admin_pages(client, auth, create_user):
 
 def test_public_pages_and_navigation(client):
     home = client.get("/").get_data(as_text=True)
-    for name, path in [("网上党校", "/school/"), ("党建论坛", "/forum/"), ("流动党员之家", "/help/"), ("在线答疑", "/live/")]:
+    for name, path in [
+        ("网上党校", "/school/"),
+        ("党建论坛", "/forum/"),
+        ("流动党员之家", "/help/"),
+        ("在线答疑", "/live/"),
+    ]:
         assert name in home
         assert client.get(path).status_code == 200

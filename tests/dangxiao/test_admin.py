@@ -26,7 +26,13 @@ def test_admin_creates_a_user_who_can_log_in(app, admin, auth, create_branch):
     branch = create_branch("东街村党支部")
     response = admin.post(
         "/admin/users/new",
-        data={"username": "newbie", "display_name": "新人", "password": "initial-pass", "branch_id": branch, "role": "moderator"},
+        data={
+            "username": "newbie",
+            "display_name": "新人",
+            "password": "initial-pass",
+            "branch_id": branch,
+            "role": "moderator",
+        },
     )
     assert response.status_code == 302
     auth.logout()
@@ -39,7 +45,9 @@ def test_admin_creates_a_user_who_can_log_in(app, admin, auth, create_branch):
 
 def test_admin_create_duplicate_username_shows_reason(admin, create_user):
     create_user("Existing")
-    response = admin.post("/admin/users/new", data={"username": "EXISTING", "password": "initial-pass", "role": "member"})
+    response = admin.post(
+        "/admin/users/new", data={"username": "EXISTING", "password": "initial-pass", "role": "member"}
+    )
     assert response.status_code == 400
     assert "该用户名已被使用" in response.get_data(as_text=True)
 
@@ -54,7 +62,9 @@ def test_admin_adds_a_scoped_role_and_removes_it(app, admin, create_branch, crea
         assert scoped.scope_branch_id == town
         role_id = scoped.id
     duplicate = admin.post(
-        f"/admin/users/{user_id}/roles", data={"role": "branch_secretary", "scope_branch_id": town}, follow_redirects=True
+        f"/admin/users/{user_id}/roles",
+        data={"role": "branch_secretary", "scope_branch_id": town},
+        follow_redirects=True,
     )
     assert "已拥有此角色" in duplicate.get_data(as_text=True)
     admin.post(f"/admin/users/{user_id}/roles/{role_id}/delete")
@@ -97,7 +107,9 @@ def test_admin_user_list_filters(admin, create_user):
 
 
 def test_admin_builds_the_tree_through_pages(app, admin):
-    admin.post("/admin/branches/new", data={"name": "县委", "kind": "committee", "parent_id": 0, "region_code": "330100"})
+    admin.post(
+        "/admin/branches/new", data={"name": "县委", "kind": "committee", "parent_id": 0, "region_code": "330100"}
+    )
     with app.app_context():
         root = db.session.scalar(select(Branch).where(Branch.name == "县委")).id
     admin.post("/admin/branches/new", data={"name": "东街村党支部", "kind": "branch", "parent_id": root})

@@ -18,8 +18,13 @@ def test_healthz_reports_the_database(client, backend):
 
 
 def test_healthz_reports_a_broken_database(tmp_path):
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "postgresql://nobody@127.0.0.1:1/none",
-                      "INSTANCE_PATH": str(tmp_path)})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": "postgresql://nobody@127.0.0.1:1/none",
+            "INSTANCE_PATH": str(tmp_path),
+        }
+    )
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["database"]["ok"] is False

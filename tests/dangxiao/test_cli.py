@@ -39,7 +39,19 @@ def test_demo_admin_can_log_in(runner, auth):
 def test_users_create_with_role_and_branch(app, runner, create_branch):
     create_branch("东街村党支部")
     result = runner.invoke(
-        args=["users", "create", "wang", "--role", "moderator", "--role", "member", "--branch", "东街村党支部", "--password", "cli-pass-123"]
+        args=[
+            "users",
+            "create",
+            "wang",
+            "--role",
+            "moderator",
+            "--role",
+            "member",
+            "--branch",
+            "东街村党支部",
+            "--password",
+            "cli-pass-123",
+        ]
     )
     assert result.exit_code == 0, result.output
     with app.app_context():

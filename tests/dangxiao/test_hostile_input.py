@@ -13,12 +13,38 @@ import pytest
 
 from tests.conftest import AuthActions
 
-HUGE_IDS = ["2147483648", "4294967296", "9223372036854775807", "9223372036854775808", "18446744073709551616", "99999999999999999999999999", "0"]
+HUGE_IDS = [
+    "2147483648",
+    "4294967296",
+    "9223372036854775807",
+    "9223372036854775808",
+    "18446744073709551616",
+    "99999999999999999999999999",
+    "0",
+]
 ODD_STRINGS = ["%00", "..%2F..%2Fetc%2Fpasswd", "%E2%80%AE", "a" * 300, "v1%0d%0aX:1"]
-JSON_BODIES = [[1], "abc", None, 1e308, {"display_name": 123, "title": 123, "filename": 5, "size": "12"},
-               {"size": 10**40, "filename": "a.mp4"}, {"size": -1, "filename": "a.mp4"}, {"a": {"b": [None]}}]
-FORM_BODIES = [{"x": "\x00"}, {"status": "[]", "role": "king", "decision": "maybe", "branch_id": "1e9",
-                "scope_branch_id": "99999999999999999999", "parent_id": "-5", "kind": "\u202e"}]
+JSON_BODIES = [
+    [1],
+    "abc",
+    None,
+    1e308,
+    {"display_name": 123, "title": 123, "filename": 5, "size": "12"},
+    {"size": 10**40, "filename": "a.mp4"},
+    {"size": -1, "filename": "a.mp4"},
+    {"a": {"b": [None]}},
+]
+FORM_BODIES = [
+    {"x": "\x00"},
+    {
+        "status": "[]",
+        "role": "king",
+        "decision": "maybe",
+        "branch_id": "1e9",
+        "scope_branch_id": "99999999999999999999",
+        "parent_id": "-5",
+        "kind": "\u202e",
+    },
+]
 ODD_HEADERS = [
     {"Upload-Offset": "²", "Content-Type": "application/octet-stream"},
     {"Upload-Offset": "99999999999999999999999999", "Content-Type": "application/octet-stream"},
@@ -29,8 +55,16 @@ ODD_HEADERS = [
     {"If-None-Match": "\x00"},
     {"Accept": "application/json"},
 ]
-ODD_QUERIES = ["branch_id=9223372036854775808", "branch_id=-1", "branch_id=%C2%B2", "status=%00",
-               "q=%00%E2%80%AE", "next=//evil.example", "page=99999999999999999999", "parent_id=1e999"]
+ODD_QUERIES = [
+    "branch_id=9223372036854775808",
+    "branch_id=-1",
+    "branch_id=%C2%B2",
+    "status=%00",
+    "q=%00%E2%80%AE",
+    "next=//evil.example",
+    "page=99999999999999999999",
+    "parent_id=1e999",
+]
 
 
 def _urls(rule) -> list[str]:
@@ -81,8 +115,9 @@ def _walk(app, client, token: str | None) -> int:
                     _check(client.open(url, method=method, data=data, csrf=False), method, url, f"form {form!r}")
                     sent += 1
                 for headers in ODD_HEADERS:
-                    response = client.open(url, method=method, data=b"\x00\xff" * 8,
-                                           headers={**headers, **headers_csrf}, csrf=False)
+                    response = client.open(
+                        url, method=method, data=b"\x00\xff" * 8, headers={**headers, **headers_csrf}, csrf=False
+                    )
                     _check(response, method, url, f"bytes + headers {headers}")
                     sent += 1
     return sent

@@ -72,8 +72,13 @@ def test_trusted_proxy_gives_the_real_client_address(app_config, client):
 
 
 def test_broken_database_is_503_without_details_for_visitors(tmp_path):
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "postgresql://nobody@127.0.0.1:1/none",
-                      "INSTANCE_PATH": str(tmp_path)})
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": "postgresql://nobody@127.0.0.1:1/none",
+            "INSTANCE_PATH": str(tmp_path),
+        }
+    )
     client = app.test_client()
     response = client.get("/healthz", environ_base={"REMOTE_ADDR": OUTSIDE})
     assert response.status_code == 503
@@ -169,7 +174,10 @@ def test_ctrl_c_in_a_terminal_stops_server_and_worker_and_make_exits_0(tmp_path)
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [setsid, "--ctty", make, "-f", str(tmp_path / "Makefile"), "run"],
-        stdin=slave, stdout=slave, stderr=slave, cwd=os.getcwd(),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=os.getcwd(),
     )
     os.close(slave)
     try:
@@ -192,8 +200,9 @@ def test_stop_signal_stops_both_children(tmp_path):
     import signal
     import subprocess
 
-    proc = subprocess.Popen(supervise_command(tmp_path), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                            text=True, cwd=os.getcwd())
+    proc = subprocess.Popen(
+        supervise_command(tmp_path), stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, cwd=os.getcwd()
+    )
     lines = []
     for line in proc.stdout:
         lines.append(line)
@@ -209,8 +218,14 @@ def test_stop_signal_stops_both_children(tmp_path):
 def test_a_crashing_server_stops_the_worker_and_reports_its_status(tmp_path):
     import subprocess
 
-    result = subprocess.run(supervise_command(tmp_path, server_exit=3), capture_output=True, text=True,
-                            stdin=subprocess.DEVNULL, timeout=30, cwd=os.getcwd())
+    result = subprocess.run(
+        supervise_command(tmp_path, server_exit=3),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=30,
+        cwd=os.getcwd(),
+    )
     assert result.returncode == 3
     assert "worker got SIGINT" in result.stdout
 

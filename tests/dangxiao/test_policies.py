@@ -76,7 +76,8 @@ def test_admin_cannot_lock_himself_out_through_the_cli_either(app, runner, org):
 def test_already_decided_registration_is_reported_not_repeated(app, client, auth, org):
     auth.login("boss")
     client.post(f"/accounts/approvals/{org['inside']}", data={"decision": "reject"})
-    page = client.post(f"/accounts/approvals/{org['inside']}", data={"decision": "approve"},
-                       follow_redirects=True).get_data(as_text=True)
+    page = client.post(
+        f"/accounts/approvals/{org['inside']}", data={"decision": "approve"}, follow_redirects=True
+    ).get_data(as_text=True)
     assert "该申请已处理" in page
     assert _status(app, org["inside"]) == UserStatus.disabled

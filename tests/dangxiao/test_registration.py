@@ -33,7 +33,7 @@ def test_registration_stays_pending_until_a_secretary_approves(client, auth, cre
     auth.login("secretary")
     page = client.get("/accounts/approvals").get_data(as_text=True)
     assert "newmember" in page
-    user_id = int(page.split('/accounts/approvals/')[1].split('"')[0])
+    user_id = int(page.split("/accounts/approvals/")[1].split('"')[0])
     assert client.post(f"/accounts/approvals/{user_id}", data={"decision": "approve"}).status_code == 302
     auth.logout()
 
@@ -65,7 +65,7 @@ def test_rejected_registration_cannot_log_in(client, auth, create_branch, create
     register(client, branch, username="rejectme")
     auth.login("boss")
     page = client.get("/accounts/approvals").get_data(as_text=True)
-    user_id = int(page.split('/accounts/approvals/')[1].split('"')[0])
+    user_id = int(page.split("/accounts/approvals/")[1].split('"')[0])
     client.post(f"/accounts/approvals/{user_id}", data={"decision": "reject"})
     auth.logout()
     assert "已被停用" in auth.login("rejectme").get_data(as_text=True)

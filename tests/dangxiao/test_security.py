@@ -203,8 +203,10 @@ def test_behind_a_trusted_proxy_each_visitor_has_their_own_login_limit(app_confi
 
     def attempt(ip: str) -> int:
         return client.post(
-            "/accounts/login", data={"username": "x1", "password": "bad-pass"},
-            headers={"X-Forwarded-For": ip}, environ_base={"REMOTE_ADDR": "127.0.0.1"},
+            "/accounts/login",
+            data={"username": "x1", "password": "bad-pass"},
+            headers={"X-Forwarded-For": ip},
+            environ_base={"REMOTE_ADDR": "127.0.0.1"},
         ).status_code
 
     try:

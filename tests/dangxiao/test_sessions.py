@@ -65,9 +65,10 @@ def test_password_change_keeps_this_session_and_ends_the_others(app, client, aut
     other = app.test_client()
     AuthActions(other).login("rotator")
     auth.login("rotator")
-    client.post("/accounts/password",
-                data={"current_password": "correct-horse-1", "new_password": "brand-new-pass",
-                      "confirm": "brand-new-pass"})
+    client.post(
+        "/accounts/password",
+        data={"current_password": "correct-horse-1", "new_password": "brand-new-pass", "confirm": "brand-new-pass"},
+    )
     assert client.get("/api/me").status_code == 200
     assert other.get("/api/me").status_code == 401
 
@@ -78,8 +79,17 @@ def test_forged_or_malformed_session_ids_are_refused(app, client, auth, create_u
 
     user_id = create_user("forger")
     with app.app_context():
-        for ident in ["", ":", f"{user_id}", f"{user_id}:", f"{user_id}:nope", "x:y", "²:abc",
-                      f"{user_id}:{'a' * 500}", "99999999999999999999999:abc"]:
+        for ident in [
+            "",
+            ":",
+            f"{user_id}",
+            f"{user_id}:",
+            f"{user_id}:nope",
+            "x:y",
+            "²:abc",
+            f"{user_id}:{'a' * 500}",
+            "99999999999999999999999:abc",
+        ]:
             assert sessions.load(ident) is None, ident
 
 

@@ -80,10 +80,16 @@ def test_registration_stores_clean_names(app, client, create_branch):
     from dangxiao.extensions import db
 
     branch = create_branch("东街村党支部")
-    response = client.post("/accounts/register", data={
-        "username": "cleaner", "display_name": "赵\u200b六\u202e", "password": "long-enough-1",
-        "confirm": "long-enough-1", "branch_id": branch,
-    })
+    response = client.post(
+        "/accounts/register",
+        data={
+            "username": "cleaner",
+            "display_name": "赵\u200b六\u202e",
+            "password": "long-enough-1",
+            "confirm": "long-enough-1",
+            "branch_id": branch,
+        },
+    )
     assert response.status_code == 302
     with app.app_context():
         assert db.session.scalar(select(User.display_name).where(User.username == "cleaner")) == "赵六"

@@ -90,7 +90,8 @@ def test_ready_asset_plays_in_the_browser_through_hls_js(app, page, live_server,
 
 
 def test_admin_uploads_in_chunks_survives_a_dropped_chunk_and_plays_the_result(
-        app, page, live_server, create_user, make_video):
+    app, page, live_server, create_user, make_video
+):
     create_user("uploader", roles=["admin"])
     source = make_video("上传测试.mp4", seconds=4, crf=18)
     assert source.stat().st_size > 4 * CHUNK
@@ -104,8 +105,10 @@ def test_admin_uploads_in_chunks_survives_a_dropped_chunk_and_plays_the_result(
             route.continue_()
 
     login(page, live_server, "uploader")
-    page.route(re.compile(r".*/api/media/uploads/\d+$"),
-               lambda route: drop_third_chunk(route) if route.request.method == "PATCH" else route.continue_())
+    page.route(
+        re.compile(r".*/api/media/uploads/\d+$"),
+        lambda route: drop_third_chunk(route) if route.request.method == "PATCH" else route.continue_(),
+    )
     page.goto(live_server + "/admin/media/upload")
     page.set_input_files("#upload-file", str(source))
     page.get_by_label("标题").fill("浏览器上传")

@@ -79,20 +79,29 @@ def test_pages_load_site_js_and_the_icon_without_errors(live_server, page):
 
 # --- dx.fetchJSON -----------------------------------------------------------------------------
 
+
 def test_fetch_json_sends_the_csrf_token_and_a_json_body(live_server, page, hits):
     open_home(page, live_server)
     token = page.get_attribute('meta[name="csrf-token"]', "content")
     result = call(page, "dx.fetchJSON('/api/e2e/echo', {method: 'POST', body: {title: '学习心得'}})")
     # Flask-WTF checked the header: without a valid token the view would not have run.
-    assert result["value"] == {"json": {"title": "学习心得"}, "csrf": token, "accept": "application/json",
-                               "content_type": "application/json"}
+    assert result["value"] == {
+        "json": {"title": "学习心得"},
+        "csrf": token,
+        "accept": "application/json",
+        "content_type": "application/json",
+    }
 
 
 def test_fetch_json_without_a_valid_token_is_refused_in_chinese(live_server, page, hits):
     open_home(page, live_server)
     result = call(page, "dx.fetchJSON('/api/e2e/echo', {method: 'POST', headers: {'X-CSRFToken': 'forged'}, body: {}})")
-    assert result["error"] == {"name": "Error", "code": "csrf_failed", "status": 400,
-                               "message": "页面已过期或请求来源无法验证，请刷新页面后重试。"}
+    assert result["error"] == {
+        "name": "Error",
+        "code": "csrf_failed",
+        "status": 400,
+        "message": "页面已过期或请求来源无法验证，请刷新页面后重试。",
+    }
 
 
 def test_fetch_json_surfaces_the_chinese_message_of_a_json_error(live_server, page, hits):
@@ -108,15 +117,23 @@ def test_fetch_json_surfaces_the_chinese_message_of_a_json_error(live_server, pa
 def test_fetch_json_turns_network_failures_and_html_error_pages_into_chinese(live_server, page, hits):
     open_home(page, live_server)
     page.route("**/api/e2e/down", lambda route: route.abort("connectionrefused"))
-    page.route("**/api/e2e/gateway", lambda route: route.fulfill(
-        status=502, content_type="text/html", body="<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"))
+    page.route(
+        "**/api/e2e/gateway",
+        lambda route: route.fulfill(
+            status=502, content_type="text/html", body="<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"
+        ),
+    )
     page.route("**/api/e2e/garbled", lambda route: route.fulfill(status=200, content_type="text/html", body="<p>hi"))
 
     down = call(page, "dx.fetchJSON('/api/e2e/down')")
     assert down["error"] == {"name": "Error", "code": "network", "status": 0, "message": NETWORK_MESSAGE}
     gateway = call(page, "dx.fetchJSON('/api/e2e/gateway', {method: 'POST', body: {}})")
-    assert gateway["error"] == {"name": "Error", "code": "http_502", "status": 502,
-                                "message": "服务器暂时无法访问，请稍后再试。"}
+    assert gateway["error"] == {
+        "name": "Error",
+        "code": "http_502",
+        "status": 502,
+        "message": "服务器暂时无法访问，请稍后再试。",
+    }
     garbled = call(page, "dx.fetchJSON('/api/e2e/garbled')")
     assert garbled["error"]["code"] == "bad_response"
     assert "无法识别" in garbled["error"]["message"]
@@ -162,10 +179,14 @@ def dialogs(page, accept: bool) -> list[str]:
     return asked
 
 
-@pytest.mark.parametrize("form_id, which, question", [
-    ("f1", "form", "确定删除这篇帖子吗？"),
-    ("f2", "button", "确定退出该支部吗？"),
-], ids=["form", "button"])
+@pytest.mark.parametrize(
+    "form_id, which, question",
+    [
+        ("f1", "form", "确定删除这篇帖子吗？"),
+        ("f2", "button", "确定退出该支部吗？"),
+    ],
+    ids=["form", "button"],
+)
 def test_confirm_cancelled_means_nothing_is_submitted(live_server, page, hits, form_id, which, question):
     open_home(page, live_server)
     page.evaluate(FORMS)
@@ -177,11 +198,15 @@ def test_confirm_cancelled_means_nothing_is_submitted(live_server, page, hits, f
     assert page.url == live_server + "/"
 
 
-@pytest.mark.parametrize("form_id, which, question", [
-    ("f1", "form", "确定删除这篇帖子吗？"),
-    ("f2", "button", "确定退出该支部吗？"),
-    ("f3", "both", "按钮的问题"),  # the button's question covers its form: asked once, not twice
-], ids=["form", "button", "both"])
+@pytest.mark.parametrize(
+    "form_id, which, question",
+    [
+        ("f1", "form", "确定删除这篇帖子吗？"),
+        ("f2", "button", "确定退出该支部吗？"),
+        ("f3", "both", "按钮的问题"),  # the button's question covers its form: asked once, not twice
+    ],
+    ids=["form", "button", "both"],
+)
 def test_confirm_accepted_submits_the_form(live_server, page, hits, form_id, which, question):
     open_home(page, live_server)
     page.evaluate(FORMS)
@@ -229,8 +254,9 @@ def test_relative_times_render_and_refresh_every_minute(live_server, page):
         f'<time id="t-{key}" datetime="{when.isoformat()}" data-relative>{when:%Y-%m-%d %H:%M}</time>'
         for key, (when, _) in TIMES.items()
     )
-    page.evaluate("html => { document.querySelector('main').insertAdjacentHTML('beforeend', html); dx.refreshTimes(); }",
-                  html)
+    page.evaluate(
+        "html => { document.querySelector('main').insertAdjacentHTML('beforeend', html); dx.refreshTimes(); }", html
+    )
     for key, (when, expected) in TIMES.items():
         node = page.locator(f"#t-{key}")
         absolute = f"{when:%Y-%m-%d %H:%M}"

@@ -19,10 +19,23 @@ def require_ffmpeg() -> None:
     require("ffprobe")
 
 
-def generate(path: Path, *, width: int = 320, height: int = 180, seconds: float = 2.0,
-             fps: float = 25, audio: bool = True, video: bool = True, vcodec: str = "libx264",
-             acodec: str = "aac", pix_fmt: str = "yuv420p", crf: int = 30, channels: int = 1,
-             rotate: int | None = None, extra: tuple[str, ...] = ()) -> Path:
+def generate(
+    path: Path,
+    *,
+    width: int = 320,
+    height: int = 180,
+    seconds: float = 2.0,
+    fps: float = 25,
+    audio: bool = True,
+    video: bool = True,
+    vcodec: str = "libx264",
+    acodec: str = "aac",
+    pix_fmt: str = "yuv420p",
+    crf: int = 30,
+    channels: int = 1,
+    rotate: int | None = None,
+    extra: tuple[str, ...] = (),
+) -> Path:
     """Write a testsrc2 (+ 440 Hz sine) clip to ``path``; the container follows the suffix."""
     cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
     if video:
@@ -39,9 +52,25 @@ def generate(path: Path, *, width: int = 320, height: int = 180, seconds: float 
     target = path if rotate is None else path.with_name("unrotated-" + path.name)
     subprocess.run([*cmd, *extra, str(target)], check=True, timeout=120)
     if rotate is not None:
-        subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i",
-                        str(target), "-c", "copy", "-metadata:s:v:0", f"rotate={rotate}",
-                        str(path)], check=True, timeout=60)
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-hide_banner",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(target),
+                "-c",
+                "copy",
+                "-metadata:s:v:0",
+                f"rotate={rotate}",
+                str(path),
+            ],
+            check=True,
+            timeout=60,
+        )
         target.unlink()
     return path
 
@@ -60,8 +89,12 @@ def make_video(tmp_path: Path, require_ffmpeg: None) -> Callable[..., Path]:
 
 def ffprobe(path: Path) -> dict:
     """Streams and format of an output file, as ffprobe sees it."""
-    out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format",
-                          "-show_streams", str(path)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 

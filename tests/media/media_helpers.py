@@ -26,13 +26,15 @@ class MediaApi:
         body = {"filename": filename, "size": size}
         if title is not None:
             body["title"] = title
-        return self.client.post("/api/media/uploads", json=body, headers=kw.pop("headers", self.headers()),
-                                csrf=False, **kw)
+        return self.client.post(
+            "/api/media/uploads", json=body, headers=kw.pop("headers", self.headers()), csrf=False, **kw
+        )
 
     def chunk(self, upload_id: int, offset: int, data: bytes, **kw):
         headers = kw.pop("headers", None) or self.headers(**{"Upload-Offset": str(offset)})
-        return self.client.patch(f"/api/media/uploads/{upload_id}", data=data, headers=headers,
-                                 content_type=OCTET, csrf=False, **kw)
+        return self.client.patch(
+            f"/api/media/uploads/{upload_id}", data=data, headers=headers, content_type=OCTET, csrf=False, **kw
+        )
 
     def offset(self, upload_id: int) -> int:
         response = self.client.head(f"/api/media/uploads/{upload_id}")
@@ -47,7 +49,7 @@ class MediaApi:
         upload_id = created.get_json()["id"]
         offset, body = 0, created.get_json()
         while offset < len(data):
-            response = self.chunk(upload_id, offset, data[offset:offset + chunk])
+            response = self.chunk(upload_id, offset, data[offset : offset + chunk])
             assert response.status_code == 200, response.get_json()
             body = response.get_json()
             offset = body["offset"]

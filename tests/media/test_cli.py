@@ -64,7 +64,8 @@ def test_import_dir_queues_media_files_and_skips_duplicates(app, runner, make_vi
     again = runner.invoke(args=["media", "import-dir", str(archive)])
     assert "已排队 0 个，跳过重复 3 个" in again.output
     assert sorted(p.name for p in archive.iterdir()) == sorted(
-        ["第001集.mp4", "第001集（重复）.mp4", "讲座.m4a", "说明.txt"])
+        ["第001集.mp4", "第001集（重复）.mp4", "讲座.m4a", "说明.txt"]
+    )
 
 
 def test_import_dir_stops_when_the_quota_is_reached(app, runner, make_video, tmp_path):
@@ -82,3 +83,15 @@ def test_import_dir_stops_when_the_quota_is_reached(app, runner, make_video, tmp
 def test_reap_command_reports(runner):
     result = runner.invoke(args=["media", "reap"])
     assert result.exit_code == 0 and "重新排队 0 个" in result.output
+
+
+def test_expire_uploads_command_with_nothing_to_expire(runner):
+    result = runner.invoke(args=["media", "expire-uploads"])
+    assert result.exit_code == 0, result.output
+    assert "已清除 0 个超过 24 小时未继续的上传" in result.output
+
+
+def test_media_commands_are_listed(runner):
+    listing = runner.invoke(args=["media", "--help"]).output
+    for command in ("transcode", "import-dir", "worker", "reap", "expire-uploads"):
+        assert command in listing

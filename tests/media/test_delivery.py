@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from dangxiao.extensions import db
+from dangxiao.policy import SYSTEM
+from dangxiao.transactions import atomic
 from media import library
 from media.models import MediaAsset
 from media.tasks import run_job
@@ -20,15 +22,21 @@ PLAYLIST = "application/vnd.apple.mpegurl"
 def ready(app, make_video) -> dict:
     """A transcoded 2-second 320x180 clip: its id, version, output folder and URLs."""
     with app.app_context():
-        asset = library.import_file(make_video("lesson.mp4", seconds=2), "示例课").asset
+        with atomic():
+            asset = library.import_file(SYSTEM, make_video("lesson.mp4", seconds=2), "示例课").asset
         run_job(asset.job.id)
         db.session.expire_all()
         asset = db.session.get(MediaAsset, asset.id)
         assert asset.is_ready
         with app.test_request_context():
             urls = library.asset_urls(asset)
-        return {"id": asset.id, "version": asset.version, "dir": media_root(app) / asset.output_dir,
-                "base": f"/media/{asset.id}/{asset.version}/", "urls": urls}
+        return {
+            "id": asset.id,
+            "version": asset.version,
+            "dir": media_root(app) / asset.output_dir,
+            "base": f"/media/{asset.id}/{asset.version}/",
+            "urls": urls,
+        }
 
 
 def fetch(client, url: str, **kw):
@@ -80,6 +88,51 @@ def test_mp4_range_request_returns_206_with_the_requested_bytes(client, ready):
     assert beyond.status_code == 416
 
 
+def test_unusable_range_headers_are_ignored_and_the_whole_file_is_sent(client, ready):
+    """RFC 9110 §14.2: a Range header that does not parse, another unit, several ranges (we do not
+    send multipart/byteranges) or last < first is ignored: 200 with the whole file."""
+    whole = (ready["dir"] / "video.mp4").read_bytes()
+    for header in [
+        "bytes=abc",
+        "bytes=0-1,5-6",
+        "bytes=0-0,-1",
+        "items=0-10",
+        "bytes=5-2",
+        "bytes=",
+        "bytes=-",
+        "bytes=1-2,",
+        "0-10",
+        "bytes=--1",
+        "bytes 0-10",
+    ]:
+        response = fetch(client, ready["base"] + "video.mp4", headers={"Range": header})
+        assert response.status_code == 200, header
+        assert response.data == whole and "Content-Range" not in response.headers, header
+
+
+def test_unsatisfiable_range_is_416_in_the_site_error_shape(client, ready):
+    size = (ready["dir"] / "video.mp4").stat().st_size
+    url = ready["base"] + "video.mp4"
+    page = fetch(client, url, headers={"Range": f"bytes={size}-"})
+    assert page.status_code == 416 and page.mimetype == "text/html"
+    assert page.headers["Content-Range"] == f"bytes */{size}"
+    text = page.get_data(as_text=True)
+    assert "请求的字节范围超出了文件大小" in text and "Requested Range Not Satisfiable" not in text
+
+    api = fetch(client, url, headers={"Range": f"bytes={size + 100}-{size + 200}", "Accept": "application/json"})
+    assert api.status_code == 416 and api.headers["Content-Range"] == f"bytes */{size}"
+    assert api.get_json() == {
+        "error": {"code": "range_not_satisfiable", "message": "请求的字节范围超出了文件大小，无法返回。"}
+    }
+    assert fetch(client, url, headers={"Range": "bytes=-0"}).status_code == 416  # empty suffix
+    # A range that starts inside the file is cut at its end, not refused.
+    last = fetch(client, url, headers={"Range": f"bytes={size - 1}-{size + 1000}"})
+    assert last.status_code == 206 and last.headers["Content-Range"] == f"bytes {size - 1}-{size - 1}/{size}"
+    # If-Range that does not match: the Range is ignored, whatever it asks for.
+    stale = fetch(client, url, headers={"Range": f"bytes={size}-", "If-Range": '"not-the-etag"'})
+    assert stale.status_code == 200 and len(stale.data) == size
+
+
 def test_conditional_get_answers_304(client, ready):
     first = fetch(client, ready["base"] + "poster.jpg")
     again = fetch(client, ready["base"] + "poster.jpg", headers={"If-None-Match": first.headers["ETag"]})
@@ -93,7 +146,8 @@ def test_files_are_public_for_now(app, client, ready):
 
 def test_asset_that_is_not_ready_is_404(app, client, ready, make_video):
     with app.app_context():
-        queued = library.import_file(make_video("b.mp4", seconds=1)).asset
+        with atomic():
+            queued = library.import_file(SYSTEM, make_video("b.mp4", seconds=1)).asset
         assert fetch(client, f"/media/{queued.id}/v00000000/master.m3u8").status_code == 404
         asset = db.session.get(MediaAsset, ready["id"])
         asset.status = "failed"

@@ -10,7 +10,10 @@ from sqlalchemy import update
 
 from dangxiao.db_types import utcnow
 from dangxiao.extensions import db
+from dangxiao.policy import SYSTEM
+from dangxiao.transactions import atomic
 from media import jobs, library
+from media.errors import MediaError
 from media.models import AssetStatus, JobStatus, MediaAsset, TranscodeJob
 from media.tasks import run_job
 from tests.media.media_helpers import asset_and_job, login_admin, media_root, write_text_as_mp4
@@ -22,8 +25,8 @@ def api(client, auth, create_user):
 
 
 def queued_asset(app, path: Path, title: str | None = None) -> int:
-    with app.app_context():
-        return library.import_file(path, title).asset.id
+    with app.app_context(), atomic():
+        return library.import_file(SYSTEM, path, title).asset.id
 
 
 def job_id_of(app, asset_id: int) -> int:
@@ -93,7 +96,7 @@ def test_text_file_named_mp4_fails_with_a_chinese_reason_and_publishes_nothing(a
         assert job.error == asset.failure_reason and asset.output_dir is None
     assert published(app, asset_id) == []
     page = api.client.get(f"/admin/media/{asset_id}").get_data(as_text=True)
-    assert "不是视频或音频文件" in page and "重新转码" in page
+    assert "不是视频或音频文件" in page
     assert api.client.get(f"/api/media/assets/{asset_id}").get_json()["urls"] is None
 
 
@@ -135,32 +138,69 @@ def _ffmpeg_children() -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if "(ffmpeg)" in stat and int(stat[stat.rindex(")") + 2:].split()[1]) == os.getpid():
+        if "(ffmpeg)" in stat and int(stat[stat.rindex(")") + 2 :].split()[1]) == os.getpid():
             found.append(int(entry.name))
     return found
 
 
-def test_ffmpeg_killed_mid_run_fails_the_job_with_a_reason_and_publishes_nothing(app, api, make_video):
+def _kill_ffmpeg_on_progress(sig: int, once: bool = True):
     import os
-    import signal
 
-    asset_id = queued_asset(app, make_video("long.mp4", width=640, height=360, seconds=12))
     killed: list[int] = []
 
     def progress(percent, speed):
-        if not killed and percent > 0:
-            killed.extend(_ffmpeg_children())
-            for pid in killed:
-                os.kill(pid, signal.SIGKILL)
+        if percent > 0 and not (once and killed):
+            for pid in _ffmpeg_children():
+                os.kill(pid, sig)
+                killed.append(pid)
 
-    assert run(app, asset_id, on_progress=progress) == JobStatus.failed
+    return progress, killed
+
+
+def test_ffmpeg_killed_by_a_signal_is_retried_then_given_up_and_publishes_nothing(app, api, make_video):
+    """The OOM killer or an admin's kill is not a bad file: re-queued (attempt counted), and only
+    when attempts run out does the job fail — with a reason that does not claim a re-queue."""
+    import signal
+
+    app.config["JOB_MAX_ATTEMPTS"] = 2
+    # MPEG-4 Part 2 is always re-encoded, so ffmpeg runs long enough to be killed.
+    asset_id = queued_asset(app, make_video("long.mp4", width=640, height=360, seconds=12, vcodec="mpeg4"))
+    progress, killed = _kill_ffmpeg_on_progress(signal.SIGKILL)
+    assert run(app, asset_id, on_progress=progress) == JobStatus.queued
     assert killed
     with app.app_context():
         asset, job = asset_and_job(asset_id)
-        assert asset.status == AssetStatus.failed and asset.failure_code == "ffmpeg_failed"
-        assert "被系统强行结束" in asset.failure_reason and asset.output_dir is None
+        assert asset.status == AssetStatus.queued and asset.failure_code is None and asset.output_dir is None
+        assert job.attempts == 1 and job.progress == 0
+        assert "被系统强行结束（SIGKILL）" in job.error and job.error.endswith("已重新排队")
+    assert published(app, asset_id) == []
+    assert app.extensions["huey"].pending_count() == 2  # the import and the re-queue
+
+    progress, killed = _kill_ffmpeg_on_progress(signal.SIGKILL)
+    assert run(app, asset_id, on_progress=progress) == JobStatus.failed
+    with app.app_context():
+        asset, job = asset_and_job(asset_id)
+        assert asset.status == AssetStatus.failed and asset.failure_code == "gave_up" and job.attempts == 2
+        assert "已尝试 2 次" in asset.failure_reason and "SIGKILL" in asset.failure_reason
+        assert "已重新排队" not in asset.failure_reason
     assert published(app, asset_id) == []
     assert "被系统强行结束" in api.client.get(f"/admin/media/{asset_id}").get_data(as_text=True)
+
+
+def test_ffmpeg_stopped_by_sigint_is_retried_not_failed_at_100_percent(app, make_video):
+    """ffmpeg catches SIGINT/SIGTERM, says "progress=end" and exits 255: an interruption, not a verdict."""
+    import signal
+
+    asset_id = queued_asset(app, make_video("long.mp4", width=640, height=360, seconds=12, vcodec="mpeg4"))
+    seen: list[float] = []
+    progress, killed = _kill_ffmpeg_on_progress(signal.SIGINT)
+    assert run(app, asset_id, on_progress=lambda p, s: (seen.append(p), progress(p, s))) == JobStatus.queued
+    assert killed and max(seen) < 100
+    with app.app_context():
+        asset, job = asset_and_job(asset_id)
+        assert job.status == JobStatus.queued and job.attempts == 1 and job.progress == 0
+        assert "收到停止信号" in job.error and asset.status == AssetStatus.queued
+    assert published(app, asset_id) == []
 
 
 def test_cancelled_job_can_be_retried_and_then_becomes_ready(app, api, make_video):
@@ -174,17 +214,25 @@ def test_cancelled_job_can_be_retried_and_then_becomes_ready(app, api, make_vide
     assert run(app, asset_id) == JobStatus.done
 
 
-def test_retry_of_a_failed_job_runs_it_again_from_scratch(app, api, tmp_path):
-    asset_id = queued_asset(app, write_text_as_mp4(tmp_path / "bad.mp4"))
+def test_retry_of_a_failed_job_runs_it_again_from_scratch(app, api, make_video, monkeypatch):
+    asset_id = queued_asset(app, make_video("a.mp4", seconds=1))
+
+    def broken(*args, **kwargs):
+        raise MediaError("ffmpeg_failed", "转码失败（ffmpeg 退出码 1），请查看任务日志，或转换格式后重新上传", "boom")
+
+    monkeypatch.setattr("media.tasks.transcode", broken)
     assert run(app, asset_id) == JobStatus.failed
+    monkeypatch.undo()
     assert api.client.post(f"/admin/media/{asset_id}/retry").status_code == 302
     with app.app_context():
         asset, job = asset_and_job(asset_id)
         assert job.status == JobStatus.queued and job.error is None and asset.failure_reason is None
+        assert job.attempts == 0
         assert app.extensions["huey"].pending_count() == 2  # the import and the retry
-    assert run(app, asset_id) == JobStatus.failed
+    assert run(app, asset_id) == JobStatus.done
     with app.app_context():
-        assert asset_and_job(asset_id)[1].attempts == 1
+        asset, job = asset_and_job(asset_id)
+        assert job.attempts == 1 and asset.status == AssetStatus.ready
 
 
 def test_only_failed_or_cancelled_jobs_can_be_retried_and_only_active_ones_cancelled(app, api, make_video):
@@ -201,8 +249,11 @@ def _claim_and_age(app, asset_id: int, worker: str, seconds: float) -> int:
     with app.app_context():
         job_id = job_id_of(app, asset_id)
         assert jobs.claim(job_id, worker) is not None
-        db.session.execute(update(TranscodeJob).where(TranscodeJob.id == job_id)
-                           .values(heartbeat_at=utcnow() - timedelta(seconds=seconds)))
+        db.session.execute(
+            update(TranscodeJob)
+            .where(TranscodeJob.id == job_id)
+            .values(heartbeat_at=utcnow() - timedelta(seconds=seconds))
+        )
         db.session.commit()
         return job_id
 
@@ -218,16 +269,18 @@ def test_stale_heartbeat_is_requeued_and_fails_after_max_attempts(app, make_vide
         report = jobs.reap()
         asset, job = asset_and_job(asset_id)
         assert report.requeued == [job.id] and job.status == JobStatus.queued and job.worker_id is None
-        assert asset.status == AssetStatus.queued and "没有响应" in job.error
+        assert asset.status == AssetStatus.queued and "没有响应" in job.error and "已重新排队" in job.error
         assert huey.pending_count() == 1
 
-    _claim_and_age(app, asset_id, "dead-worker-2", 31)
+    job_id = _claim_and_age(app, asset_id, "dead-worker-2", 31)
     with app.app_context():
+        assert asset_and_job(asset_id)[1].error is None  # a new claim clears the last attempt's error
         report = jobs.reap()
         asset, job = asset_and_job(asset_id)
-        assert report.failed == [job.id] and job.status == JobStatus.failed and job.attempts == 2
+        assert report.failed == [job_id] and job.status == JobStatus.failed and job.attempts == 2
         assert asset.status == AssetStatus.failed and asset.failure_code == "gave_up"
         assert "已尝试 2 次" in asset.failure_reason and "没有响应" in asset.failure_reason
+        assert "已重新排队" not in asset.failure_reason and job.error == asset.failure_reason
 
 
 def test_reaper_leaves_jobs_with_a_fresh_heartbeat_alone(app, make_video):
@@ -272,7 +325,7 @@ def test_job_interrupted_by_an_unexpected_error_is_requeued(app, make_video, mon
     asset_id = queued_asset(app, make_video("a.mp4", seconds=1))
 
     def broken(*args, **kwargs):
-        raise OSError("No space left on device")
+        raise ConnectionResetError("the network file system went away")
 
     monkeypatch.setattr("media.tasks.transcode", broken)
     assert run(app, asset_id) == JobStatus.queued

@@ -10,10 +10,22 @@ from media.ladder import AUDIO_BITRATE, RUNGS, plan, video_cap
 from media.probe import ProbeInfo, probe
 
 H264_720P = ProbeInfo(
-    duration=60.0, has_video=True, has_audio=True, width=1280, height=720, vcodec="h264",
-    pix_fmt="yuv420p", profile="High", acodec="aac", audio_channels=2, fps=25.0,
-    bit_rate=2_000_000, format_name="mov,mp4,m4a,3gp,3g2,mj2", video_bit_rate=1_800_000,
-    audio_profile="LC", audio_sample_rate=48000,
+    duration=60.0,
+    has_video=True,
+    has_audio=True,
+    width=1280,
+    height=720,
+    vcodec="h264",
+    pix_fmt="yuv420p",
+    profile="High",
+    acodec="aac",
+    audio_channels=2,
+    fps=25.0,
+    bit_rate=2_000_000,
+    format_name="mov,mp4,m4a,3gp,3g2,mj2",
+    video_bit_rate=1_800_000,
+    audio_profile="LC",
+    audio_sample_rate=48000,
 )
 
 
@@ -53,10 +65,26 @@ def test_source_just_below_a_rung_keeps_its_own_size():
     assert sizes(plan(source(854, 470))) == [(854, 470), (654, 360)]
 
 
-@pytest.mark.parametrize("width,height", [
-    (3840, 2160), (1920, 1080), (1921, 1081), (1440, 1080), (1280, 720), (1279, 719), (720, 1280),
-    (1080, 1920), (640, 480), (720, 576), (854, 480), (853, 480), (2560, 1080), (400, 300), (98, 54),
-])
+@pytest.mark.parametrize(
+    "width,height",
+    [
+        (3840, 2160),
+        (1920, 1080),
+        (1921, 1081),
+        (1440, 1080),
+        (1280, 720),
+        (1279, 719),
+        (720, 1280),
+        (1080, 1920),
+        (640, 480),
+        (720, 576),
+        (854, 480),
+        (853, 480),
+        (2560, 1080),
+        (400, 300),
+        (98, 54),
+    ],
+)
 def test_rungs_never_upscale_and_have_even_sides(width, height):
     the_plan = plan(source(width, height))
     assert the_plan.rungs
@@ -71,7 +99,11 @@ def test_rungs_never_upscale_and_have_even_sides(width, height):
 
 def test_bitrate_caps_follow_the_table():
     assert [video_cap(w, h, 30) for w, h in [(1920, 1080), (1280, 720), (854, 480), (640, 360)]] == [
-        5_000_000, 2_800_000, 1_400_000, 800_000]
+        5_000_000,
+        2_800_000,
+        1_400_000,
+        800_000,
+    ]
     assert video_cap(1280, 720, 25) == 2_800_000
     assert 1.45 < video_cap(1280, 720, 60) / video_cap(1280, 720, 30) < 1.6
     assert video_cap(720, 1280, 30) == video_cap(1280, 720, 30)
@@ -105,18 +137,21 @@ def test_h264_aac_720p_takes_the_fast_path():
     assert the_plan.mp4_index == 0
 
 
-@pytest.mark.parametrize("changes", [
-    {"width": 1920, "height": 1080},                 # above 720p: the top rung must shrink
-    {"vcodec": "hevc"},
-    {"pix_fmt": "yuv420p10le"},
-    {"profile": "High 4:4:4 Predictive"},
-    {"acodec": "mp3"},
-    {"audio_channels": 6},
-    {"audio_profile": "HE-AAC"},
-    {"rotation": 90},
-    {"sar": 1.333},
-    {"video_bit_rate": 12_000_000},                  # a phone's 12 Mbit/s is no village rung
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"width": 1920, "height": 1080},  # above 720p: the top rung must shrink
+        {"vcodec": "hevc"},
+        {"pix_fmt": "yuv420p10le"},
+        {"profile": "High 4:4:4 Predictive"},
+        {"acodec": "mp3"},
+        {"audio_channels": 6},
+        {"audio_profile": "HE-AAC"},
+        {"rotation": 90},
+        {"sar": 1.333},
+        {"video_bit_rate": 12_000_000},  # a phone's 12 Mbit/s is no village rung
+    ],
+)
 def test_fast_path_needs_a_source_that_is_fine_as_is(changes):
     the_plan = plan(dataclasses.replace(H264_720P, **changes))
     assert not the_plan.fast_path and not the_plan.copy_audio

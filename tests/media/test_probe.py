@@ -75,8 +75,26 @@ def test_random_bytes_are_not_media(tmp_path, name):
 
 def test_png_image_is_refused(tmp_path, require_ffmpeg):
     path = tmp_path / "photo.mp4"  # the extension lies; the content is a PNG
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=320x180",
-                    "-frames:v", "1", "-f", "image2", "-c:v", "png", str(path)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=s=320x180",
+            "-frames:v",
+            "1",
+            "-f",
+            "image2",
+            "-c:v",
+            "png",
+            str(path),
+        ],
+        check=True,
+    )
     error = refused(path)
     assert error.code == "not_media"
     assert "图片" in error.reason
@@ -102,13 +120,36 @@ def test_audio_only_file(make_video):
 
 def test_mp3_with_cover_art_counts_as_audio(make_video, tmp_path):
     cover = tmp_path / "cover.png"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "color=red:s=64x64",
-                    "-frames:v", "1", str(cover)], check=True)
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "color=red:s=64x64", "-frames:v", "1", str(cover)],
+        check=True,
+    )
     audio = make_video("talk.m4a", video=False, seconds=2)
     mp3 = tmp_path / "talk.mp3"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(audio), "-i", str(cover),
-                    "-map", "0:a", "-map", "1:v", "-c:a", "libmp3lame", "-c:v", "png",
-                    "-disposition:v", "attached_pic", str(mp3)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-i",
+            str(audio),
+            "-i",
+            str(cover),
+            "-map",
+            "0:a",
+            "-map",
+            "1:v",
+            "-c:a",
+            "libmp3lame",
+            "-c:v",
+            "png",
+            "-disposition:v",
+            "attached_pic",
+            str(mp3),
+        ],
+        check=True,
+    )
     info = probe(mp3)
     assert info.has_audio and not info.has_video
 
@@ -119,5 +160,15 @@ def test_rotated_phone_video_reports_display_size(make_video):
     assert (info.width, info.height) == (180, 320)
 
 
-def test_decode_check_accepts_a_good_file(make_video):
-    decode_check(make_video("ok.mp4", seconds=1), seconds=1)
+def test_decode_check_accepts_a_good_file_and_refuses_the_same_file_damaged(make_video, tmp_path):
+    good = make_video("ok.mp4", seconds=1)
+    assert decode_check(good, seconds=1) is None
+    damaged = tmp_path / "damaged.mp4"
+    data = bytearray(good.read_bytes())
+    keep = len(data) // 8  # the header and the start of the first frames stay, the rest is noise
+    data[keep:] = bytes((i * 131 + 7) % 256 for i in range(len(data) - keep))
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(MediaError) as error:
+        probe(damaged)
+        decode_check(damaged, seconds=1)
+    assert error.value.code in ("undecodable", "not_media", "no_streams", "zero_duration")

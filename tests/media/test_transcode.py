@@ -11,7 +11,9 @@ import pytest
 
 import media.transcode as transcode_module
 from media.errors import MediaError
-from media.transcode import transcode
+from media.ladder import plan
+from media.probe import probe
+from media.transcode import first_phase, second_phase, transcode, two_phase
 from tests.media.conftest import ffprobe, generate, leftovers, streams
 
 pytestmark = [pytest.mark.usefixtures("require_ffmpeg"), pytest.mark.slow]
@@ -39,9 +41,25 @@ def master_variants(path: Path) -> list[tuple[str, str]]:
 def first_frame_is_key(segment: Path) -> bool:
     import subprocess
 
-    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1",
-                          "-show_entries", "frame=key_frame", "-of", "csv=p=0", str(segment)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-read_intervals",
+            "%+#1",
+            "-show_entries",
+            "frame=key_frame",
+            "-of",
+            "csv=p=0",
+            str(segment),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.split()[0].split(",")[0] == "1"
 
 
@@ -51,8 +69,12 @@ def ladder(tmp_path_factory, require_ffmpeg):
     root = tmp_path_factory.mktemp("ladder")
     src = generate(root / "lesson.mp4", width=854, height=480, seconds=9, fps=15)
     progress: list[float] = []
-    result = transcode(src, root / "assets" / "lesson-1", allow_remux=False,
-                       on_progress=lambda percent, speed: progress.append(percent))
+    result = transcode(
+        src,
+        root / "assets" / "lesson-1",
+        allow_remux=False,
+        on_progress=lambda percent, speed: progress.append(percent),
+    )
     return SimpleNamespace(src=src, result=result, progress=progress, parent=root / "assets")
 
 
@@ -151,8 +173,9 @@ def test_two_second_clip(make_video, tmp_path):
 
 
 def test_video_without_audio(make_video, tmp_path):
-    result = transcode(make_video("silent.mp4", width=640, height=360, seconds=2, audio=False,
-                                  vcodec="mpeg4"), tmp_path / "out")
+    result = transcode(
+        make_video("silent.mp4", width=640, height=360, seconds=2, audio=False, vcodec="mpeg4"), tmp_path / "out"
+    )
     assert not result.has_audio
     segment = result.dest_dir / result.renditions[0].playlist.replace("index.m3u8", "seg_00000.ts")
     assert streams(segment, "audio") == [] and len(streams(segment, "video")) == 1
@@ -194,6 +217,30 @@ def test_fast_path_copies_the_top_rung(make_video, tmp_path):
     assert 'CODECS="avc1.42c0' in result.master.read_text()  # filled in for the copied stream
 
 
+def test_two_phases_copy_first_then_add_the_encoded_rungs_next_to_hard_links(make_video, tmp_path):
+    src = make_video("ready.mp4", width=854, height=480, seconds=2, fps=10, crf=35)
+    the_plan = plan(probe(src))
+    assert two_phase(the_plan) and [r.name for r in the_plan.rungs] == ["480p", "360p"]
+    first = first_phase(src, tmp_path / "assets" / "v1", the_plan)
+    # Nothing encoded in phase 1: one copied rung, the copied MP4 and a poster.
+    assert [(r.name, r.copied) for r in first.renditions] == [("480p", True)]
+    assert "libx264" not in first.command and "poster.jpg" not in " ".join(first.command)
+    assert streams(first.mp4, "video")[0]["profile"] == "Constrained Baseline"
+    assert first.poster.read_bytes()[:2] == b"\xff\xd8"
+    before = sorted(p.relative_to(first.dest_dir) for p in first.dest_dir.rglob("*"))
+
+    second = second_phase(src, first.dest_dir, tmp_path / "assets" / "v2", the_plan)
+    assert [(r.name, r.copied) for r in second.renditions] == [("480p", True), ("360p", False)]
+    assert [uri for _, uri in master_variants(second.master)] == ["480p/index.m3u8", "360p/index.m3u8"]
+    assert streams(second.dest_dir / "360p" / "seg_00000.ts", "video")[0]["profile"] == "Main"
+    for name in ("480p/index.m3u8", "480p/seg_00000.ts", "video.mp4", "poster.jpg"):
+        assert os.stat(first.dest_dir / name).st_ino == os.stat(second.dest_dir / name).st_ino
+    # Phase 1's folder is untouched (players on it keep working) and nothing is left over.
+    assert sorted(p.relative_to(first.dest_dir) for p in first.dest_dir.rglob("*")) == before
+    assert [uri for _, uri in master_variants(first.master)] == ["480p/index.m3u8"]
+    assert leftovers(tmp_path / "assets") == []
+
+
 def test_fast_path_can_be_turned_off(make_video, tmp_path):
     src = make_video("ready.mp4", width=1280, height=720, seconds=1, fps=10, crf=35)
     result = transcode(src, tmp_path / "out", allow_remux=False)
@@ -202,8 +249,7 @@ def test_fast_path_can_be_turned_off(make_video, tmp_path):
 
 
 def test_fast_path_from_an_mpeg_ts_source_still_makes_a_valid_mp4(make_video, tmp_path):
-    result = transcode(make_video("camera.ts", width=640, height=360, seconds=2, crf=35, channels=2),
-                       tmp_path / "out")
+    result = transcode(make_video("camera.ts", width=640, height=360, seconds=2, crf=35, channels=2), tmp_path / "out")
     assert result.fast_path and result.renditions[0].copied
     kinds = {s["codec_type"]: s for s in ffprobe(result.mp4)["streams"]}
     assert (kinds["video"]["codec_tag_string"], kinds["audio"]["codec_tag_string"]) == ("avc1", "mp4a")
@@ -255,8 +301,13 @@ def test_cancel_kills_ffmpeg_and_leaves_nothing(make_video, tmp_path):
     src = make_video("long.mp4", width=640, height=360, seconds=20, fps=25)
     seen: list[float] = []
     with pytest.raises(MediaError) as caught:
-        transcode(src, tmp_path / "assets" / "a", on_progress=lambda p, s: seen.append(p),
-                  should_cancel=lambda: bool(seen), allow_remux=False)
+        transcode(
+            src,
+            tmp_path / "assets" / "a",
+            on_progress=lambda p, s: seen.append(p),
+            should_cancel=lambda: bool(seen),
+            allow_remux=False,
+        )
     assert caught.value.code == "cancelled" and caught.value.reason == "转码已取消"
     assert seen and seen[-1] < 100
     assert leftovers(tmp_path / "assets") == [] and not (tmp_path / "assets" / "a").exists()
@@ -277,16 +328,17 @@ def test_killed_ffmpeg_is_reported_and_leaves_nothing(make_video, tmp_path):
 
     with pytest.raises(MediaError) as caught:
         transcode(src, parent / "a", on_progress=kill_ffmpeg, allow_remux=False)
-    assert caught.value.code == "ffmpeg_failed" and "转码失败" in caught.value.reason
-    assert isinstance(caught.value.detail, str)
+    # Not the file's fault: media.tasks re-queues "ffmpeg_killed" instead of failing the job.
+    assert caught.value.code == "ffmpeg_killed" and "被系统强行结束（SIGKILL）" in caught.value.reason
+    assert caught.value.detail.startswith("killed by SIGKILL")
     assert leftovers(parent) == [] and not (parent / "a").exists()
 
 
 def test_ffmpeg_error_text_is_kept_in_detail(make_video, tmp_path, monkeypatch):
     real = transcode_module.build_args
 
-    def broken(src, tmp_dir, plan):
-        return [("no-such-preset" if arg == "veryfast" else arg) for arg in real(src, tmp_dir, plan)]
+    def broken(src, tmp_dir, plan, **kw):
+        return [("no-such-preset" if arg == "veryfast" else arg) for arg in real(src, tmp_dir, plan, **kw)]
 
     monkeypatch.setattr(transcode_module, "build_args", broken)
     with pytest.raises(MediaError) as caught:

@@ -55,10 +55,10 @@ def test_upload_resumes_from_the_offset_after_a_dropped_connection(app, api, pay
     upload_id = api.create("lesson.mp4", len(payload)).get_json()["id"]
     seventy = int(len(payload) * 0.7) // CHUNK * CHUNK
     for offset in range(0, seventy, CHUNK):
-        assert api.chunk(upload_id, offset, payload[offset:offset + CHUNK]).status_code == 200
+        assert api.chunk(upload_id, offset, payload[offset : offset + CHUNK]).status_code == 200
 
     # The connection drops half-way through the next chunk: the body ends early.
-    cut = payload[seventy:seventy + CHUNK // 2]
+    cut = payload[seventy : seventy + CHUNK // 2]
     response = api.chunk(upload_id, seventy, cut, environ_overrides={"CONTENT_LENGTH": str(CHUNK)})
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "chunk_incomplete"
@@ -67,7 +67,7 @@ def test_upload_resumes_from_the_offset_after_a_dropped_connection(app, api, pay
     offset = api.offset(upload_id)
     assert offset == seventy + len(cut) == part_size(app, upload_id)
     while offset < len(payload):
-        response = api.chunk(upload_id, offset, payload[offset:offset + CHUNK])
+        response = api.chunk(upload_id, offset, payload[offset : offset + CHUNK])
         assert response.status_code == 200
         offset = response.get_json()["offset"]
     body = response.get_json()
@@ -93,7 +93,7 @@ def test_chunk_at_the_wrong_offset_is_refused_and_nothing_is_written(app, api, p
     api.chunk(upload_id, 0, payload[:CHUNK])
 
     for wrong in (0, CHUNK + 10, 3 * CHUNK):
-        response = api.chunk(upload_id, wrong, payload[wrong:wrong + CHUNK])
+        response = api.chunk(upload_id, wrong, payload[wrong : wrong + CHUNK])
         assert response.status_code == 409
         error = response.get_json()["error"]
         assert error["code"] == "offset_mismatch" and error["offset"] == CHUNK
@@ -139,8 +139,9 @@ def test_zero_byte_file_is_refused_with_a_reason_and_leaves_nothing(app, api):
 
 @pytest.mark.parametrize("size", [-1, "12", None, True, 1.5])
 def test_invalid_declared_size_is_refused(api, size):
-    response = api.client.post("/api/media/uploads", json={"filename": "a.mp4", "size": size},
-                               headers=api.headers(), csrf=False)
+    response = api.client.post(
+        "/api/media/uploads", json={"filename": "a.mp4", "size": size}, headers=api.headers(), csrf=False
+    )
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_size"
 
@@ -194,8 +195,13 @@ def test_another_admins_upload_cannot_be_written(client, auth, create_user, api)
     create_user("otheradmin", roles=["admin"])
     auth.login("otheradmin")
     token = client.csrf_token()
-    response = client.patch(f"/api/media/uploads/{upload_id}", data=b"x", content_type=OCTET, csrf=False,
-                            headers={"X-CSRFToken": token, "Upload-Offset": "0"})
+    response = client.patch(
+        f"/api/media/uploads/{upload_id}",
+        data=b"x",
+        content_type=OCTET,
+        csrf=False,
+        headers={"X-CSRFToken": token, "Upload-Offset": "0"},
+    )
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "upload_not_found"
 
@@ -204,8 +210,9 @@ def test_members_are_refused_with_403(client, auth, create_user):
     create_user("member1")
     auth.login("member1")
     token = client.csrf_token()
-    response = client.post("/api/media/uploads", json={"filename": "a.mp4", "size": 10},
-                           headers={"X-CSRFToken": token}, csrf=False)
+    response = client.post(
+        "/api/media/uploads", json={"filename": "a.mp4", "size": 10}, headers={"X-CSRFToken": token}, csrf=False
+    )
     assert response.status_code == 403
     assert response.get_json()["error"]["code"] == "forbidden"
     assert client.get("/admin/media/").status_code == 403
@@ -231,8 +238,9 @@ def test_missing_csrf_header_is_refused_with_400_json(app, api, payload):
 
 def test_form_encoded_chunk_is_refused(api):
     upload_id = api.create("a.mp4", 100).get_json()["id"]
-    response = api.client.patch(f"/api/media/uploads/{upload_id}", data={"x": "1"}, csrf=False,
-                                headers=api.headers(**{"Upload-Offset": "0"}))
+    response = api.client.patch(
+        f"/api/media/uploads/{upload_id}", data={"x": "1"}, csrf=False, headers=api.headers(**{"Upload-Offset": "0"})
+    )
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "bad_content_type"
 
