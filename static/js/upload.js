@@ -11,7 +11,6 @@
   var box = document.getElementById("upload-progress");
   var bar = document.getElementById("upload-bar");
   var text = document.getElementById("upload-text");
-  var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var paused = false;
   var MAX_RETRIES = 8;
 
@@ -49,44 +48,35 @@
 
   function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
-  async function errorOf(response) {
+  // dx.fetchJSON (site.js) adds the CSRF header and turns the error shape into an Error with a
+  // Chinese .message, .code and .status; upload errors also carry the offset to continue from.
+  async function call(url, options) {
     try {
-      var body = await response.json();
-      return body.error || { code: "http_" + response.status, message: "请求失败（" + response.status + "）" };
-    } catch (e) {
-      return { code: "http_" + response.status, message: "请求失败（" + response.status + "）" };
+      return await window.dx.fetchJSON(url, options);
+    } catch (error) {
+      var body = error.data && error.data.error;
+      if (body && typeof body.offset === "number") error.offset = body.offset;
+      throw error;
     }
   }
 
-  async function createUpload(file) {
-    var response = await fetch(form.dataset.createUrl, {
+  function createUpload(file) {
+    return call(form.dataset.createUrl, {
       method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-      body: JSON.stringify({ filename: file.name, size: file.size, title: titleInput.value })
+      body: { filename: file.name, size: file.size, title: titleInput.value }
     });
-    if (!response.ok) throw await errorOf(response);
-    return response.json();
   }
 
-  async function askOffset(statusUrl) {
-    var response = await fetch(statusUrl, { credentials: "same-origin", cache: "no-store" });
-    if (!response.ok) throw await errorOf(response);
-    return response.json();
+  function askOffset(statusUrl) {
+    return call(statusUrl, { cache: "no-store" });
   }
 
-  async function sendChunk(statusUrl, file, offset, chunkSize) {
-    var chunk = file.slice(offset, Math.min(offset + chunkSize, file.size));
-    var response = await fetch(statusUrl, {
+  function sendChunk(statusUrl, file, offset, chunkSize) {
+    return call(statusUrl, {
       method: "PATCH",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/octet-stream", "Upload-Offset": String(offset), "X-CSRFToken": csrf },
-      body: chunk
+      headers: { "Content-Type": "application/octet-stream", "Upload-Offset": String(offset) },
+      body: file.slice(offset, Math.min(offset + chunkSize, file.size))
     });
-    if (response.ok) return response.json();
-    var error = await errorOf(response);
-    error.status = response.status;
-    throw error;
   }
 
   async function resumeOrCreate(file) {
