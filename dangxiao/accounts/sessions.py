@@ -92,3 +92,32 @@ def active_sessions(user: User) -> list[UserSession]:
             .order_by(UserSession.last_seen_at.desc())
         )
     )
+
+
+# (marker in the User-Agent, label), most specific first: in-app browsers before the engines they wrap.
+_BROWSERS = (
+    ("MicroMessenger", "微信"),
+    ("QQBrowser", "QQ 浏览器"),
+    ("UCBrowser", "UC 浏览器"),
+    ("Edg/", "Edge"),
+    ("Firefox/", "Firefox"),
+    ("HeadlessChrome", "Chrome"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "安卓手机"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows 电脑"),
+    ("Mac OS X", "Mac 电脑"),
+    ("Linux", "Linux"),
+)
+
+
+def device_label(user_agent: str | None) -> str:
+    """A short Chinese description of a login's device ("微信 · 安卓手机"), never the raw string."""
+    agent = user_agent or ""
+    browser = next((label for marker, label in _BROWSERS if marker in agent), "")
+    system = next((label for marker, label in _SYSTEMS if marker in agent), "")
+    return " · ".join(part for part in (browser, system) if part) or "未知设备"

@@ -17,7 +17,7 @@ from dangxiao.accounts.forms import (
     new_user_from,
 )
 from dangxiao.accounts.models import BranchKind
-from dangxiao.accounts.sessions import active_sessions
+from dangxiao.accounts.sessions import active_sessions, device_label
 from dangxiao.errors import DomainError
 from dangxiao.extensions import limiter
 from dangxiao.forms_util import Form, attach_error, options
@@ -148,7 +148,11 @@ def profile():
     elif request.method == "POST":
         status = 400
     return render_template(
-        "accounts/profile.html", form=form, sessions=active_sessions(current_user), logout_form=Form()
+        "accounts/profile.html",
+        form=form,
+        sessions=active_sessions(current_user),
+        device_label=device_label,
+        logout_form=Form(),
     ), status
 
 

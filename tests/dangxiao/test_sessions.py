@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from dangxiao.accounts.models import UserSession
@@ -42,7 +43,9 @@ def test_logout_everywhere_ends_every_device(app, client, auth, create_user):
     AuthActions(phone).login("manydevices", remember=True)
     auth.login("manydevices")
     profile = client.get("/accounts/profile").get_data(as_text=True)
-    assert "退出所有设备" in profile and profile.count("<tr>") >= 3  # header + two sessions
+    assert "退出所有设备" in profile
+    listed = profile.split('data-testid="sessions"')[1].split("</ul>")[0]
+    assert listed.count("<li>") == 2 and listed.count("当前") == 1
 
     response = client.post("/accounts/logout-everywhere")
     assert response.status_code == 302
@@ -111,3 +114,30 @@ def test_login_goes_where_the_user_was_heading(client, auth, create_user):
     assert response.status_code == 302 and "next=" in response.headers["Location"]
     response = auth.login("heading", query_string={"next": "/accounts/password"})
     assert response.headers["Location"].endswith("/accounts/password")
+
+
+@pytest.mark.parametrize(
+    ("agent", "label"),
+    [
+        (
+            "Mozilla/5.0 (Linux; Android 10; V2001A) AppleWebKit/537.36 Chrome/86.0 Mobile Safari/537.36 "
+            "MicroMessenger/8.0.2",
+            "微信 · 安卓手机",
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 16_0 like Mac OS X) AppleWebKit/605.1.15 Version/16.0 "
+            "Mobile/15E148 Safari/604.1",
+            "Safari · iPhone",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36 Edg/120.0",
+            "Edge · Windows 电脑",
+        ),
+        ("", "未知设备"),
+        (None, "未知设备"),
+    ],
+)
+def test_devices_are_described_not_dumped(agent, label):
+    from dangxiao.accounts.sessions import device_label
+
+    assert device_label(agent) == label
