@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dangxiao.vendor import NODE_MODULES
-from tests.conftest import TEST_PASSWORD
+from tests.e2e.journeys import log_in
 from tests.support.binaries import in_ci
 
 pytestmark = pytest.mark.e2e
@@ -52,14 +52,6 @@ def violations(page, axe_source: str) -> list[str]:
     return result
 
 
-def login(page, live_server: str, username: str) -> None:
-    page.goto(live_server + "/accounts/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(live_server + "/")
-
-
 def check(page, live_server: str, paths: list[str], axe_source: str) -> dict[str, list[str]]:
     found = {}
     for path in paths:
@@ -82,7 +74,7 @@ def test_member_pages_meet_wcag_aa(app, live_server, page, axe_source, create_us
     member = create_user("reader", display_name="读者")
     with app.app_context(), atomic():
         notify(member, "test", "欢迎参加党课学习", "/school/")
-    login(page, live_server, "reader")
+    log_in(page, live_server, "reader")
     assert check(page, live_server, MEMBER, axe_source) == {}
 
 
@@ -91,6 +83,6 @@ def test_admin_pages_meet_wcag_aa(live_server, page, axe_source, create_user, cr
     branch = create_branch("东街村党支部", parent=committee)
     create_user("pending1", branch=branch, status="pending")
     admin = create_user("boss", roles=["admin"])
-    login(page, live_server, "boss")
+    log_in(page, live_server, "boss")
     paths = [*ADMIN, f"/admin/users/{admin}", f"/admin/branches/{branch}", f"/admin/branches/{branch}/delete"]
     assert check(page, live_server, paths, axe_source) == {}

@@ -14,18 +14,10 @@ from dangxiao.policy import SYSTEM
 from dangxiao.transactions import atomic
 from media import library
 from media.models import AssetStatus, JobStatus, MediaAsset, TranscodeJob
-from tests.conftest import TEST_PASSWORD
+from tests.e2e.journeys import log_in
 from tests.media.media_helpers import write_text_as_mp4
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-
-def login(page, live_server: str, username: str) -> None:
-    page.goto(live_server + "/accounts/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(lambda url: "/accounts/login" not in url)
 
 
 def test_duration_and_progress_follow_the_job_without_a_reload(app, page, live_server, create_user, tmp_path):
@@ -34,7 +26,7 @@ def test_duration_and_progress_follow_the_job_without_a_reload(app, page, live_s
         with atomic():
             asset = library.import_file(SYSTEM, write_text_as_mp4(tmp_path / "lesson.mp4"), "党课").asset
         asset_id = asset.id
-    login(page, live_server, "mediaadmin")
+    log_in(page, live_server, "mediaadmin")
     page.goto(f"{live_server}/admin/media/{asset_id}")
     assert page.get_by_test_id("asset-status").inner_text() == "排队中"
     assert page.get_by_test_id("asset-duration").inner_text() == "—"
@@ -64,7 +56,7 @@ def test_duration_and_progress_follow_the_job_without_a_reload(app, page, live_s
 
 def test_page_of_an_upload_that_expired_says_so_and_stops_polling(app, page, live_server, create_user):
     create_user("mediaadmin", roles=["admin"])
-    login(page, live_server, "mediaadmin")
+    log_in(page, live_server, "mediaadmin")
     created = page.evaluate("""async () => {
       const csrf = document.querySelector('meta[name="csrf-token"]').content;
       const response = await fetch('/api/media/uploads', {method: 'POST', headers: {

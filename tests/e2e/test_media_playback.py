@@ -20,7 +20,7 @@ from dangxiao.vendor import NODE_MODULES
 from media import library
 from media.models import MediaAsset
 from media.tasks import run_job
-from tests.conftest import TEST_PASSWORD
+from tests.e2e.journeys import log_in
 from tests.media.conftest import generate
 from tests.support.binaries import in_ci, require
 
@@ -55,14 +55,6 @@ def app_config(app_config):
     return app_config
 
 
-def login(page, live_server: str, username: str) -> None:
-    page.goto(live_server + "/accounts/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(live_server + "/")
-
-
 def test_chromium_can_decode_our_codecs(page, live_server):
     page.goto(live_server + "/")
     support = page.evaluate("""() => ({
@@ -80,7 +72,7 @@ def test_ready_asset_plays_in_the_browser_through_hls_js(app, page, live_server,
             asset = library.import_file(SYSTEM, make_video("lesson.mp4", seconds=6), "党课示例").asset
         run_job(asset.job.id)
         asset_id = asset.id
-    login(page, live_server, "mediaadmin")
+    log_in(page, live_server, "mediaadmin")
     page.goto(f"{live_server}/admin/media/{asset_id}")
     assert page.get_by_test_id("asset-status").inner_text() == "可播放"
     page.wait_for_function(PLAYING, timeout=20000)
@@ -104,7 +96,7 @@ def test_admin_uploads_in_chunks_survives_a_dropped_chunk_and_plays_the_result(
         else:
             route.continue_()
 
-    login(page, live_server, "uploader")
+    log_in(page, live_server, "uploader")
     page.route(
         re.compile(r".*/api/media/uploads/\d+$"),
         lambda route: drop_third_chunk(route) if route.request.method == "PATCH" else route.continue_(),

@@ -105,3 +105,11 @@ def streams(path: Path, kind: str) -> list[dict]:
 def leftovers(parent: Path) -> list[str]:
     """Hidden temp/old folders the transcoder must never leave behind."""
     return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
+
+
+@pytest.fixture
+def api(client, auth, create_user):
+    """The media upload/status API, as a logged-in admin (see media_helpers.MediaApi)."""
+    from tests.media.media_helpers import login_admin
+
+    return login_admin(client, auth, create_user)

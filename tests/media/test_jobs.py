@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import update
 
 from dangxiao.db_types import utcnow
@@ -16,12 +15,7 @@ from media import jobs, library
 from media.errors import MediaError
 from media.models import AssetStatus, JobStatus, MediaAsset, TranscodeJob
 from media.tasks import run_job
-from tests.media.media_helpers import asset_and_job, login_admin, media_root, write_text_as_mp4
-
-
-@pytest.fixture
-def api(client, auth, create_user):
-    return login_admin(client, auth, create_user)
+from tests.media.media_helpers import asset_and_job, media_root, write_text_as_mp4
 
 
 def queued_asset(app, path: Path, title: str | None = None) -> int:

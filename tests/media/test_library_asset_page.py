@@ -15,12 +15,7 @@ from dangxiao.transactions import atomic
 from media import jobs, library
 from media.models import AssetStatus, JobStatus, MediaAsset, TranscodeJob
 from media.tasks import run_job
-from tests.media.media_helpers import asset_and_job, login_admin, write_text_as_mp4
-
-
-@pytest.fixture
-def api(client, auth, create_user):
-    return login_admin(client, auth, create_user)
+from tests.media.media_helpers import asset_and_job, write_text_as_mp4
 
 
 def imported(app, path, title: str | None = None) -> int:

@@ -23,14 +23,9 @@ from media import jobs, library
 from media.errors import MediaError
 from media.models import AssetStatus, JobStatus, MediaAsset
 from media.tasks import FIRST_PHASE_SHARE, run_job
-from tests.media.media_helpers import asset_and_job, login_admin, media_root
+from tests.media.media_helpers import asset_and_job, media_root
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def api(client, auth, create_user):
-    return login_admin(client, auth, create_user)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from dangxiao.transactions import atomic
 from media import library, uploads
 from media.models import MediaAsset, Upload
 from media.worker import Reaper
-from tests.media.media_helpers import login_admin, media_root
+from tests.media.media_helpers import media_root
 
 CHUNK = 64 * 1024
 
@@ -25,11 +25,6 @@ CHUNK = 64 * 1024
 def app_config(app_config):
     app_config["MEDIA_CHUNK_MAX_BYTES"] = CHUNK
     return app_config
-
-
-@pytest.fixture
-def api(client, auth, create_user):
-    return login_admin(client, auth, create_user)
 
 
 def last_chunk_ago(app, upload_id: int, **delta) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from dangxiao.extensions import db
 from media.models import MediaAsset, Upload
-from tests.media.media_helpers import OCTET, login_admin, media_root
+from tests.media.media_helpers import OCTET, media_root
 
 CHUNK = 64 * 1024
 TOO_BIG_ID = 2**63  # one past BIGINT
@@ -21,11 +21,6 @@ TOO_BIG_ID = 2**63  # one past BIGINT
 def app_config(app_config):
     app_config["MEDIA_CHUNK_MAX_BYTES"] = CHUNK
     return app_config
-
-
-@pytest.fixture
-def api(client, auth, create_user):
-    return login_admin(client, auth, create_user)
 
 
 def nothing_was_created(app) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from dangxiao.extensions import db
 from media.models import AssetStatus, JobStatus, MediaAsset, Upload
-from tests.media.media_helpers import OCTET, asset_and_job, login_admin, media_root
+from tests.media.media_helpers import OCTET, asset_and_job, media_root
 
 CHUNK = 64 * 1024
 
@@ -18,11 +18,6 @@ CHUNK = 64 * 1024
 def app_config(app_config):
     app_config["MEDIA_CHUNK_MAX_BYTES"] = CHUNK
     return app_config
-
-
-@pytest.fixture
-def api(client, auth, create_user):
-    return login_admin(client, auth, create_user)
 
 
 @pytest.fixture
