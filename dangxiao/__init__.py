@@ -96,6 +96,8 @@ def configure_extensions(app: Flask) -> None:
     from dangxiao.accounts import models  # noqa: F401  (register tables with the metadata)
     from dangxiao.extensions import csrf, db, init_huey, limiter, login_manager, migrate, socketio
     from dangxiao.notifications import models as notification_models  # noqa: F401
+    from dangxiao.school import credit_models, quiz_models  # noqa: F401
+    from dangxiao.school import models as school_models  # noqa: F401
     from media import models as media_models  # noqa: F401  (media tables, for migrations)
     from media.tasks import register_tasks
 
@@ -146,7 +148,7 @@ def configure_blueprints(app: Flask) -> None:
     from dangxiao.accounts import views as accounts
     from dangxiao.admin import views as admin
     from dangxiao.main import views as main
-    from dangxiao.school import views as school
+    from dangxiao.school import register_blueprints as register_school
     from forum import register_blueprints as register_forum
     from media.views import register_blueprints as register_media
 
@@ -154,7 +156,7 @@ def configure_blueprints(app: Flask) -> None:
     access.register(app, accounts.bp, accounts.ACCESS)
     access.register(app, accounts.api, accounts.API_ACCESS)
     access.register(app, admin.bp, admin.ACCESS)
-    access.register(app, school.bp, school.ACCESS)
+    register_school(app)
     access.register(app, vendor.bp, vendor.ACCESS)
     from dangxiao.notifications import views as notifications
 

@@ -53,6 +53,7 @@ class Defaults:
     MEDIA_CHUNK_MAX_BYTES = 8 * 1024**2  # one upload request; the browser sends this much at a time
     MEDIA_UPLOAD_EXPIRY_HOURS = 24  # unfinished uploads are removed this long after their last chunk; 0 = never
     MEDIA_PREVIOUS_VERSION_GRACE = 86400  # seconds a replaced published version is still served
+    MEDIA_GRANT_TTL = 6 * 3600  # seconds a lesson's signed media URL works (media/grants.py)
     MEDIA_X_ACCEL_PREFIX: str | None = None  # e.g. "/_media/": nginx serves files (X-Accel-Redirect)
     JOB_HEARTBEAT_TIMEOUT = 120  # seconds without progress before a running job is re-queued
     JOB_MAX_ATTEMPTS = 3  # claims of one job before it is failed with its last error
