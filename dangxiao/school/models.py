@@ -9,6 +9,7 @@ Quiz and credit tables live in ``quiz_models`` and ``credit_models``.
 from __future__ import annotations
 
 from datetime import date, datetime
+
 from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -122,7 +123,9 @@ class CourseAssignment(db.Model):
     course: Mapped[Course] = relationship()
     branch = relationship("Branch")
 
-    __table_args__ = (UniqueConstraint("course_id", "branch_id", "year", name="uq_school_assignments_course_branch_year"),)
+    __table_args__ = (
+        UniqueConstraint("course_id", "branch_id", "year", name="uq_school_assignments_course_branch_year"),
+    )
 
 
 class Enrollment(db.Model):
@@ -155,9 +158,7 @@ class LessonProgress(db.Model):
     position: Mapped[float] = mapped_column(Float, default=0.0)  # where to resume
     complete: Mapped[bool] = mapped_column(default=False)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    current_session_id: Mapped[int | None] = mapped_column(
-        ForeignKey("school_watch_sessions.id", ondelete="SET NULL")
-    )
+    current_session_id: Mapped[int | None] = mapped_column(ForeignKey("school_watch_sessions.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -214,4 +215,3 @@ class DeadlineReminder(db.Model):
     __table_args__ = (
         UniqueConstraint("assignment_id", "user_id", "kind", name="uq_school_deadline_reminders_assignment_user_kind"),
     )
-
