@@ -98,6 +98,7 @@ def configure_extensions(app: Flask) -> None:
     from dangxiao.notifications import models as notification_models  # noqa: F401
     from dangxiao.school import credit_models, quiz_models  # noqa: F401
     from dangxiao.school import models as school_models  # noqa: F401
+    from dangxiao.school.tasks import register_tasks as register_school_tasks
     from media import models as media_models  # noqa: F401  (media tables, for migrations)
     from media.tasks import register_tasks
 
@@ -114,6 +115,7 @@ def configure_extensions(app: Flask) -> None:
 
     init_huey(app)  # the transcoding queue: SqliteHuey in instance/, or RedisHuey
     register_tasks(app)
+    register_school_tasks(app)
 
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
@@ -189,7 +191,9 @@ def configure_templates(app: Flask) -> None:
 
 def configure_cli(app: Flask) -> None:
     from dangxiao.cli import register_cli
+    from dangxiao.school.cli import school_cli
     from media.cli import media_cli
 
     register_cli(app)
     app.cli.add_command(media_cli)
+    app.cli.add_command(school_cli)

@@ -9,7 +9,9 @@ refused (fail closed). Object-level questions (this secretary and that member's
 branch) are answered by the domain policies (``dangxiao.policy.can``), not here.
 
 Rules: ``public``, ``login``, ``device`` (a set-top box's key, checked by the loader
-registered with :func:`device_loader`), ``role:<name>``.
+registered with :func:`device_loader`), ``grant`` (a signed, expiring grant in the URL,
+checked by the verifier registered with :func:`grant_verifier`; media delivery uses it so
+players and set-top boxes need no session), ``role:<name>``.
 """
 
 from __future__ import annotations
@@ -27,18 +29,26 @@ from dangxiao.errors import error_response
 PUBLIC = "public"
 LOGIN = "login"
 DEVICE = "device"
+GRANT = "grant"
 
 TABLE_KEY = "access"
 DEVICE_LOADER_KEY = "access.device_loader"
+GRANT_VERIFIER_KEY = "access.grant_verifier"
 
 DeviceLoader = Callable[[], Any]
+#: Given the request's view args: True to let it through, else False or a refusal code.
+GrantVerifier = Callable[[Mapping[str, Any]], "bool | str"]
+GRANT_REFUSALS = {
+    "grant_invalid": "播放地址无效：请回到课程页面重新打开。",
+    "grant_expired": "播放地址已过期：请刷新页面后重新播放。",
+}
 
 
 def role(name: Role | str) -> str:
     return f"role:{Role(name).value}"
 
 
-VALID_RULES = frozenset({PUBLIC, LOGIN, DEVICE} | {role(r) for r in Role})
+VALID_RULES = frozenset({PUBLIC, LOGIN, DEVICE, GRANT} | {role(r) for r in Role})
 
 
 def table(app: Flask | None = None) -> dict[str, str]:
@@ -71,6 +81,27 @@ def device_loader(app: Flask, loader: DeviceLoader) -> None:
     app.extensions[DEVICE_LOADER_KEY] = loader
 
 
+def grant_verifier(app: Flask, verifier: GrantVerifier) -> None:
+    """Set the function that checks the grant in a `grant` route's view args (no database read).
+
+    It returns True to let the request through, else False ("grant_invalid") or one of the
+    codes of GRANT_REFUSALS ("grant_expired"); the request is then refused with a 403.
+    """
+    if app.extensions.get(GRANT_VERIFIER_KEY) is not None:
+        raise ValueError("a grant verifier is already registered")
+    app.extensions[GRANT_VERIFIER_KEY] = verifier
+
+
+def _grant_refusal():
+    """None when the registered verifier accepts the request's grant, else the 403 (fail closed)."""
+    verifier = current_app.extensions.get(GRANT_VERIFIER_KEY)
+    verdict = verifier(request.view_args or {}) if verifier is not None else False
+    if verdict is True:
+        return None
+    code = verdict if verdict in GRANT_REFUSALS else "grant_invalid"
+    return error_response(403, code, GRANT_REFUSALS[code])
+
+
 def current_device() -> Any:
     """The device the loader found for this request (None until one is registered)."""
     if "device" not in g:
@@ -92,6 +123,8 @@ def check_access(endpoint: str | None):
         if current_device() is not None:
             return None
         return error_response(401, "device_key_required", "需要有效的设备密钥。")
+    if rule == GRANT:
+        return _grant_refusal()
     if not current_user.is_authenticated:
         if request.path.startswith("/api/") or request.method not in ("GET", "HEAD"):
             return error_response(401)

@@ -138,6 +138,7 @@ def decide_command(username, decision, as_user):
 def seed_demo_command(skip_media: bool):
     """Load demo branches and accounts (safe to run again)."""
     from dangxiao.demo import seed_demo
+    from dangxiao.school.demo import seed_school_demo
     from media.demo import seed_demo_media
 
     for line in seed_demo():
@@ -146,6 +147,8 @@ def seed_demo_command(skip_media: bool):
         click.echo("演示媒体（首次运行需转码约半分钟）：")
         for line in seed_demo_media():
             click.echo(line)
+    for line in seed_school_demo():
+        click.echo(line)
 
 
 def register_cli(app: Flask) -> None:

@@ -21,6 +21,8 @@ NODE_MODULES = os.path.join(ROOT, "node_modules")
 FILES = {
     "hls.min.js": "hls.js/dist/hls.min.js",
     "socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
+    "uPlot.iife.min.js": "uplot/dist/uPlot.iife.min.js",  # charts of the branch report (~50 KB)
+    "uPlot.min.css": "uplot/dist/uPlot.min.css",
 }
 
 
@@ -33,6 +35,7 @@ def file(name: str):
     if not os.path.isfile(path):
         current_app.logger.warning("%s is missing: run `npm install` (make npm-deps)", relative)
         abort(404)
-    response = send_file(path, mimetype="text/javascript", conditional=True, max_age=86400)
+    mimetype = "text/css" if name.endswith(".css") else "text/javascript"
+    response = send_file(path, mimetype=mimetype, conditional=True, max_age=86400)
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response

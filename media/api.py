@@ -17,7 +17,7 @@ from dangxiao.access import role
 from dangxiao.errors import DomainError
 from dangxiao.templating import duration, human_size, localtime
 from dangxiao.transactions import atomic
-from media import jobs, library, uploads
+from media import grants, jobs, library, uploads
 from media.models import AssetStatus, MediaAsset
 
 api = Blueprint("media_api", __name__, url_prefix="/api/media")
@@ -148,8 +148,9 @@ def _upload_progress(asset: MediaAsset) -> dict[str, Any] | None:
     return state
 
 
-def asset_state(asset: MediaAsset) -> dict:
-    """What the asset page shows and polls: status, failure reason, facts, the job's progress.
+def asset_state(asset: MediaAsset, subject: str) -> dict:
+    """What the asset page shows and polls: status, failure reason, facts, the job's progress,
+    and, once ready, the files' URLs granted to `subject` (a staff preview: grants.staff).
 
     `settled` means nothing will change by itself (ready, failed, cancelled, or an
     upload the browser abandoned past its expiry): the page stops polling.
@@ -200,12 +201,12 @@ def asset_state(asset: MediaAsset) -> dict:
         ],
         "upload": progress,
         "job": jobs.job_state(asset.job),
-        "urls": library.asset_urls(asset),
+        "urls": library.asset_urls(asset, subject),
     }
 
 
 @api.get("/assets/<int:asset_id>")
 def asset_status(asset_id: int):
-    response = jsonify(asset_state(library.get_asset(asset_id)))
+    response = jsonify(asset_state(library.get_asset(asset_id), grants.staff(current_user.id)))
     response.headers["Cache-Control"] = NO_STORE
     return response

@@ -1,9 +1,19 @@
-"""Serve a ready asset's files: playlists, segments, the MP4 (with Range) and the poster.
+"""Serve a ready asset's files to the holder of a grant: playlists, segments, the MP4 (with
+Range) and the poster.
 
-URLs carry the output folder's version (`/media/12/v3f9c1a2b/720p/seg_00003.ts`), so a
-file's bytes never change under its URL and segments can be cached for a year. Only
-names under the asset's own output folder with a known extension are served; an
-asset that is not ready is a 404. With MEDIA_X_ACCEL_PREFIX set, nginx sends the bytes.
+URLs carry a grant (media/grants.py) and then the output folder's version
+(`/media/u7.t3k9q0.<sig>/12/v3f9c1a2b/720p/seg_00003.ts`). The grant comes first so the
+relative segment URLs inside HLS playlists inherit it; the access table checks it (rule
+``grant``, verifier registered in media.views) before this view runs — a missing, forged,
+tampered, expired or other asset's grant is a 403 and no file is looked at; so is the
+pre-grant shape ``/media/<asset_id>/<version>/<name>``, which carries none.
+
+A file's bytes never change under its URL, but a granted URL belongs to one subject and
+expires, so responses are ``private`` (no shared cache keeps them) and may be kept at most
+until the grant expires: ``max-age`` is the smaller of the grant's remaining seconds and 60
+(playlists) or a year (segments, MP4, poster). Only names under the asset's own output
+folder with a known extension are served; an asset that is not ready is a 404. With
+MEDIA_X_ACCEL_PREFIX set, the app verifies and nginx sends the bytes (and does Range).
 
 The version before the current one (e.g. the stream-copied first phase of a fast-path
 transcode, replaced when the lower rungs are ready) is still served until its grace period
@@ -24,15 +34,15 @@ from urllib.parse import quote
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
-from dangxiao.access import PUBLIC
-from dangxiao.errors import wants_json
+from dangxiao.access import GRANT, GRANT_REFUSALS
+from dangxiao.errors import error_response, wants_json
 from dangxiao.extensions import db
-from media import storage
+from media import grants, storage
 from media.models import MediaAsset
 
 bp = Blueprint("media_files", __name__)
-# Public for now; lessons and set-top boxes will hand out signed grants that this only verifies.
-ACCESS = {"file": PUBLIC}
+# The grant in the URL is the gate; who gets one is decided by whoever issues it.
+ACCESS = {"file": GRANT}
 
 MIME_TYPES = {
     "m3u8": "application/vnd.apple.mpegurl",
@@ -41,15 +51,21 @@ MIME_TYPES = {
     "m4a": "audio/mp4",
     "jpg": "image/jpeg",
 }
-PLAYLIST_CACHE = "public, max-age=60"
-IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
+PLAYLIST_MAX_AGE = 60
+IMMUTABLE_MAX_AGE = 31536000
 #: One byte range, as RFC 9110 writes it: "bytes=0-499", "bytes=500-", "bytes=-500".
 SINGLE_RANGE = re.compile(r"bytes=[ \t]*(\d*)-(\d*)[ \t]*", re.IGNORECASE)
 RANGE_NOT_SATISFIABLE = "请求的字节范围超出了文件大小，无法返回。"
 
 
-@bp.get("/media/<int:asset_id>/<version>/<path:name>")
-def file(asset_id: int, version: str, name: str):
+@bp.get("/media/<grant>/<int:asset_id>/<version>/<path:name>")
+# The pre-grant shape has no grant: the same endpoint, so the access table refuses it (403
+# grant_invalid) and an old link or player is told why instead of getting a bare 404.
+@bp.get("/media/<int:asset_id>/<version>/<path:name>", defaults={"grant": ""})
+def file(grant: str, asset_id: int, version: str, name: str):
+    granted = grants.check(grant, asset_id)  # the access table checked it; the expiry sets max-age
+    if not isinstance(granted, grants.Grant):
+        return error_response(403, granted, GRANT_REFUSALS[granted])
     asset = db.session.get(MediaAsset, asset_id)
     output = asset.output_for(version) if asset is not None else None
     if output is None:
@@ -70,8 +86,15 @@ def file(asset_id: int, version: str, name: str):
             response = send_file(path, mimetype=mimetype, conditional=True, etag=True)
         except RequestedRangeNotSatisfiable:
             return range_not_satisfiable(path.stat().st_size)
-    response.headers["Cache-Control"] = PLAYLIST_CACHE if extension == "m3u8" else IMMUTABLE_CACHE
+    response.headers["Cache-Control"] = cache_control(extension, granted.remaining())
     return response
+
+
+def cache_control(extension: str, remaining: int) -> str:
+    """Private (per subject) and never kept beyond the grant; playlists stay short."""
+    if extension == "m3u8":
+        return f"private, max-age={min(remaining, PLAYLIST_MAX_AGE)}"
+    return f"private, max-age={min(remaining, IMMUTABLE_MAX_AGE)}, immutable"
 
 
 def usable_range(header: str | None) -> bool:

@@ -41,6 +41,48 @@ DEMO_MEDIA = [
         "demo-lecture.m4a",
         ["-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000:duration=20"],
     ),
+    (
+        "示例课件：党史故事（演示视频）",
+        "demo-history.mp4",
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "smptebars=size=640x360:rate=25:duration=15",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=523:sample_rate=48000:duration=15",
+        ],
+    ),
+    (
+        "示例课件：政策解读（演示视频）",
+        "demo-policy.mp4",
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "rgbtestsrc=size=640x360:rate=25:duration=12",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=392:sample_rate=48000:duration=12",
+        ],
+    ),
+    (
+        "示例课件：支部实务演练（演示视频）",
+        "demo-practice.mp4",
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=640x360:rate=25:duration=18",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=262:sample_rate=48000:duration=18",
+        ],
+    ),
 ]
 
 

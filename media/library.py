@@ -28,7 +28,7 @@ from dangxiao.extensions import db
 from dangxiao.queries import get_or_404
 from dangxiao.templating import human_size
 from dangxiao.transactions import after_commit
-from media import jobs, storage
+from media import grants, jobs, storage
 from media.models import AssetStatus, JobStatus, MediaAsset, TranscodeJob, Upload
 from media.policy import MANAGE
 
@@ -272,13 +272,18 @@ def retryable(asset: MediaAsset) -> bool:
     )
 
 
-def asset_urls(asset: MediaAsset) -> dict[str, str] | None:
-    """Public URLs of a ready asset's files (what a lesson page or a set-top box plays)."""
+def asset_urls(asset: MediaAsset, subject: str) -> dict[str, str] | None:
+    """Granted URLs of a ready asset's files for `subject` (grants.member/device/staff), or None.
+
+    Each call issues a fresh grant (MEDIA_GRANT_TTL); only hand the URLs to someone who may
+    watch the asset: the caller decides that, delivery only checks the signature.
+    """
     if not asset.is_ready:
         return None
+    grant = grants.issue(asset.id, subject)
 
     def url(name: str) -> str:
-        return url_for("media_files.file", asset_id=asset.id, version=asset.version, name=name)
+        return url_for("media_files.file", grant=grant, asset_id=asset.id, version=asset.version, name=name)
 
     urls = {"poster": url("poster.jpg"), "fallback": url(asset.fallback_name or "video.mp4")}
     urls["hls"] = url("master.m3u8")

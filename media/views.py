@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from dangxiao.access import role
 from dangxiao.errors import DomainError, Forbidden
 from dangxiao.transactions import atomic
-from media import jobs, library, uploads
+from media import grants, jobs, library, uploads
 from media.api import UNFINISHED_LABEL, actor, asset_state
 from media.models import AssetStatus
 
@@ -30,6 +31,16 @@ def register_blueprints(app: Flask) -> None:
     access.register(app, bp, ACCESS)
     access.register(app, api.api, api.ACCESS)
     access.register(app, delivery.bp, delivery.ACCESS)
+    access.grant_verifier(app, verify_grant)
+
+
+def verify_grant(view_args: Mapping[str, Any]) -> bool | str:
+    """The access table's `grant` check for delivery: signature and expiry only, no database."""
+    token, asset_id = view_args.get("grant"), view_args.get("asset_id")
+    if not isinstance(token, str) or not isinstance(asset_id, int):
+        return grants.INVALID
+    result = grants.check(token, asset_id)
+    return True if isinstance(result, grants.Grant) else result
 
 
 def _unfinished_labels(assets) -> dict[int, str]:
@@ -76,7 +87,11 @@ def upload_page():
 def asset_page(asset_id: int):
     asset = library.get_asset(asset_id)
     return render_template(
-        "media/asset.html", asset=asset, state=asset_state(asset), permanent_failures=jobs.PERMANENT_FAILURES
+        "media/asset.html",
+        asset=asset,
+        state=asset_state(asset, grants.staff(current_user.id)),  # the preview player's own grant
+        permanent_failures=jobs.PERMANENT_FAILURES,
+        grant_ttl=grants.ttl(),
     )
 
 

@@ -109,7 +109,7 @@ def run_worker(app: Flask, workers: int | None = None) -> None:
         huey,
         workers=workers,
         worker_type="thread",
-        periodic=False,
+        periodic=True,  # the school's daily deadline reminders (dangxiao/school/tasks.py)
         initial_delay=0.1,
         backoff=1.15,
         max_delay=2.0,

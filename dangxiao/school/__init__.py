@@ -15,9 +15,9 @@ from flask import Flask
 def register_blueprints(app: Flask) -> None:
     """Called by dangxiao.create_app: policy rules first, then each blueprint with its access rows."""
     from dangxiao import access
-    from dangxiao.school import admin, api, pages, quiz_views, report_views
+    from dangxiao.school import admin, api, files, pages, quiz_views, report_views
     from dangxiao.school import policy as school_policy  # noqa: F401 — registers "school.*" rules
 
-    for module in (pages, admin, api, quiz_views, report_views):
+    for module in (pages, admin, files, api, quiz_views, report_views):
         for blueprint, rows in module.BLUEPRINTS:
             access.register(app, blueprint, rows)

@@ -49,7 +49,8 @@ class CreditEntry(db.Model):
     created_by = relationship("User", foreign_keys=[created_by_id])
 
     __table_args__ = (
-        Index("ix_school_credit_entries_user_year", "user_id", "year"),
+        # Covers the branch report's per-member sums and monthly ranges (no table lookups).
+        Index("ix_school_credit_entries_user_year", "user_id", "year", "created_at", "amount"),
         Index("uq_school_credit_entries_user_award", "user_id", "award_key", unique=True),
     )
 

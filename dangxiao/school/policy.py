@@ -37,3 +37,11 @@ def credit_member(actor: Any, member: Any) -> bool:
     """Enter offline credits or corrections for a member: a secretary whose scope covers their branch."""
     branch_id = getattr(member, "branch_id", None)
     return branch_id is not None and has_role(actor, Role.branch_secretary, branch_id)
+
+
+@rule("school.take_quiz")
+def take_quiz(actor: Any, quiz: Any) -> bool:
+    """Take a quiz: course quizzes follow the course's visibility, category quizzes any active member."""
+    from dangxiao.school import quizzes  # late: quizzes imports the policy machinery
+
+    return quizzes.may_take(actor, quiz)

@@ -76,7 +76,7 @@ def upgrade():
     sa.UniqueConstraint('reverses_id', name=op.f('uq_school_credit_entries_reverses_id'))
     )
     with op.batch_alter_table('school_credit_entries', schema=None) as batch_op:
-        batch_op.create_index('ix_school_credit_entries_user_year', ['user_id', 'year'], unique=False)
+        batch_op.create_index('ix_school_credit_entries_user_year', ['user_id', 'year', 'created_at', 'amount'], unique=False)
         batch_op.create_index('uq_school_credit_entries_user_award', ['user_id', 'award_key'], unique=True)
 
     op.create_table('school_credit_rules',

@@ -1,11 +1,26 @@
 // Media player: hls.js (from npm) where Media Source Extensions exist, the browser's own
 // HLS otherwise (Safari, set-top boxes), and the MP4/M4A file as the last resort.
+// Contract for pages and scripts built on it: <video data-hls="…" data-fallback="…">; the
+// engine in use is in video.dataset.engine. The URLs carry an expiring grant (media/grants.py):
+// once it has expired the server answers 403 and the player says to reload the page (which
+// issues a new grant) instead of trying the fallback, which would be refused too.
 (function () {
   "use strict";
   var video = document.querySelector("video[data-hls]");
   if (!video) return;
   var hlsUrl = video.dataset.hls;
   var fallbackUrl = video.dataset.fallback;
+
+  function showRefused() {
+    video.dataset.error = "grant";
+    if (video.nextElementSibling && video.nextElementSibling.dataset.playerError) return;
+    var notice = document.createElement("p");
+    notice.className = "notice error-text";
+    notice.setAttribute("role", "alert");
+    notice.dataset.playerError = "grant";
+    notice.textContent = "播放地址已失效（授权已过期），请刷新页面后重新播放。";
+    video.insertAdjacentElement("afterend", notice);
+  }
 
   function useFallback(reason) {
     if (video.dataset.engine === "file") return;
@@ -27,6 +42,11 @@
     video.dataset.engine = "hls.js";
     hls.on(window.Hls.Events.ERROR, function (event, data) {
       if (!data.fatal) return;
+      if (data.response && data.response.code === 403) {
+        hls.destroy();
+        showRefused();
+        return;
+      }
       if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR && !video.dataset.recovered) {
         video.dataset.recovered = "1";
         hls.recoverMediaError();

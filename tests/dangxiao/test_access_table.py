@@ -8,7 +8,7 @@ import pytest
 from flask import Blueprint
 
 from dangxiao import access
-from dangxiao.access import PUBLIC, VALID_RULES
+from dangxiao.access import GRANT, PUBLIC, VALID_RULES
 
 
 def test_every_route_is_in_the_access_table(app):
@@ -44,6 +44,28 @@ def test_device_rule_asks_the_registered_loader(app, client):
         access.device_loader(app, lambda: None)
 
 
+def test_grant_rule_asks_the_registered_verifier_and_fails_closed(app, client):
+    """A `grant` row passes only when the app's grant verifier accepts the request's view args."""
+    bp = Blueprint("granted", __name__)
+    bp.add_url_rule("/grant-probe/<grant>", "probe", lambda grant: "ok")
+    access.register(app, bp, {"probe": GRANT})
+    json = {"Accept": "application/json"}
+    # media's verifier is registered by create_app: this probe has no asset id, so no grant fits.
+    assert client.get("/grant-probe/u1.1.x", headers=json).get_json()["error"]["code"] == "grant_invalid"
+    with pytest.raises(ValueError):
+        access.grant_verifier(app, lambda args: True)
+    app.extensions.pop(access.GRANT_VERIFIER_KEY)
+    assert client.get("/grant-probe/good").status_code == 403  # no verifier: fail closed
+    verdicts = {"good": True, "old": "grant_expired", "odd": "not-a-code"}
+    access.grant_verifier(app, lambda args: verdicts.get(args["grant"], False))
+    assert client.get("/grant-probe/good").get_data(as_text=True) == "ok"
+    for grant, code in [("old", "grant_expired"), ("odd", "grant_invalid"), ("bad", "grant_invalid")]:
+        response = client.get(f"/grant-probe/{grant}", headers=json)
+        assert response.status_code == 403 and response.get_json()["error"]["code"] == code, grant
+    page = client.get("/grant-probe/old")
+    assert page.status_code == 403 and "播放地址已过期" in page.get_data(as_text=True)
+
+
 def _key() -> str | None:
     from flask import request
 
@@ -63,7 +85,8 @@ def test_anonymous_visitors_cannot_reach_protected_routes(app, client):
     checked = 0
     for endpoint, url, method in _concrete_urls(app, lambda r: r not in (PUBLIC, None)):
         response = client.open(url, method=method)
-        assert response.status_code in (302, 400, 401), (endpoint, response.status_code)
+        allowed = (403,) if access.table(app)[endpoint] == GRANT else (302, 400, 401)  # no valid grant
+        assert response.status_code in allowed, (endpoint, response.status_code)
         if response.status_code == 302:
             assert "/accounts/login" in response.headers["Location"], endpoint
         checked += 1

@@ -66,19 +66,36 @@ def test_chromium_can_decode_our_codecs(page, live_server):
 
 
 def test_ready_asset_plays_in_the_browser_through_hls_js(app, page, live_server, create_user, make_video):
-    create_user("mediaadmin", roles=["admin"])
+    admin_id = create_user("mediaadmin", roles=["admin"])
     with app.app_context():
         with atomic():
             asset = library.import_file(SYSTEM, make_video("lesson.mp4", seconds=6), "党课示例").asset
         run_job(asset.job.id)
         asset_id = asset.id
     log_in(page, live_server, "mediaadmin")
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     page.goto(f"{live_server}/admin/media/{asset_id}")
     assert page.get_by_test_id("asset-status").inner_text() == "可播放"
     page.wait_for_function(PLAYING, timeout=20000)
     video = page.locator("#player")
-    assert re.search(r"/media/\d+/v[0-9a-f]+/poster\.jpg$", video.get_attribute("poster"))
+    # The preview plays from URLs granted to this admin (s<id>); segments inherit the grant.
+    granted = rf"/media/s{admin_id}\.[0-9a-z]+\.[\w-]{{22}}/{asset_id}/v[0-9a-f]+/"
+    assert re.search(granted + r"poster\.jpg$", video.get_attribute("poster"))
+    assert re.search(granted + r"master\.m3u8$", video.get_attribute("data-hls"))
     assert page.evaluate("() => document.querySelector('#player').videoWidth") == 320
+    segments = [url for url in requested if url.endswith(".ts")]
+    assert segments and all(re.search(granted, url) for url in segments)
+    # The same file without the grant is refused to the very same logged-in browser.
+    plain = "/media/" + "/".join(video.get_attribute("data-hls").split("/")[3:])
+    assert page.evaluate("url => fetch(url).then(r => r.status)", plain) == 403
+    # A grant that expired while the page was open (the server answers 403): the player says
+    # to reload instead of falling back to the MP4, which would be refused as well.
+    page.route(re.compile(r".*/master\.m3u8$"), lambda route: route.fulfill(status=403, body="grant_expired"))
+    page.reload()
+    alert = page.locator("[data-player-error]")
+    alert.wait_for(timeout=20000)
+    assert "刷新页面" in alert.inner_text() and video.get_attribute("data-engine") == "hls.js"
 
 
 def test_admin_uploads_in_chunks_survives_a_dropped_chunk_and_plays_the_result(

@@ -1,4 +1,7 @@
-"""Delivery of a ready asset: MIME types, cache headers, Range, 404s, path traversal, X-Accel."""
+"""Delivery of a ready asset: MIME types, cache headers, Range, 404s, path traversal, X-Accel.
+
+Every URL here carries a valid grant (the grants themselves are tested in test_grants.py).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import pytest
 from dangxiao.extensions import db
 from dangxiao.policy import SYSTEM
 from dangxiao.transactions import atomic
-from media import library
+from media import grants, library
 from media.models import MediaAsset
 from media.tasks import run_job
 from tests.media.media_helpers import media_root
@@ -18,9 +21,8 @@ from tests.media.media_helpers import media_root
 PLAYLIST = "application/vnd.apple.mpegurl"
 
 
-@pytest.fixture
-def ready(app, make_video) -> dict:
-    """A transcoded 2-second 320x180 clip: its id, version, output folder and URLs."""
+def make_ready(app, make_video) -> dict:
+    """A transcoded 2-second 320x180 clip: its id, version, output folder and granted URLs."""
     with app.app_context():
         with atomic():
             asset = library.import_file(SYSTEM, make_video("lesson.mp4", seconds=2), "示例课").asset
@@ -29,14 +31,29 @@ def ready(app, make_video) -> dict:
         asset = db.session.get(MediaAsset, asset.id)
         assert asset.is_ready
         with app.test_request_context():
-            urls = library.asset_urls(asset)
+            urls = library.asset_urls(asset, grants.staff(1))
         return {
             "id": asset.id,
             "version": asset.version,
             "dir": media_root(app) / asset.output_dir,
-            "base": f"/media/{asset.id}/{asset.version}/",
+            "base": urls["hls"].removesuffix("master.m3u8"),
+            "grant": urls["hls"].split("/")[2],
             "urls": urls,
         }
+
+
+@pytest.fixture
+def ready(app, make_video) -> dict:
+    return make_ready(app, make_video)
+
+
+def with_grant(app, url: str, subject: str = "s1") -> str:
+    """`/media/<id>/<version>/<name>` → the same file's URL with a fresh grant for that asset."""
+    match = re.fullmatch(r"/media/(\d+)/(.+)", url)
+    assert match, url
+    with app.app_context():
+        grant = grants.issue(int(match.group(1)), subject)
+    return f"/media/{grant}/{match.group(1)}/{match.group(2)}"
 
 
 def fetch(client, url: str, **kw):
@@ -46,15 +63,23 @@ def fetch(client, url: str, **kw):
         return response
 
 
+def max_age(response) -> int:
+    """The max-age of a private Cache-Control (delivery never lets shared caches keep a file)."""
+    match = re.fullmatch(r"private, max-age=(\d+)(, immutable)?", response.headers["Cache-Control"])
+    assert match, response.headers["Cache-Control"]
+    return int(match.group(1))
+
+
 def referenced(playlist_text: str) -> list[str]:
     return [line for line in playlist_text.splitlines() if line and not line.startswith("#")]
 
 
 def test_playlists_segments_mp4_and_poster_have_the_right_types_and_cache(client, ready):
-    base = ready["base"]
+    """Granted responses are private and never cached beyond the grant (here: its 6 h)."""
+    base, ttl = ready["base"], 6 * 3600
     master = fetch(client, base + "master.m3u8")
     assert master.status_code == 200 and master.mimetype == PLAYLIST
-    assert master.headers["Cache-Control"] == "public, max-age=60"
+    assert master.headers["Cache-Control"] == "private, max-age=60"
     assert "#EXT-X-STREAM-INF" in master.get_data(as_text=True)
 
     for variant in referenced(master.get_data(as_text=True)):
@@ -65,11 +90,13 @@ def test_playlists_segments_mp4_and_poster_have_the_right_types_and_cache(client
         for segment in segments:
             response = fetch(client, base + variant.rsplit("/", 1)[0] + "/" + segment)
             assert response.status_code == 200 and response.mimetype == "video/mp2t"
-            assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+            assert response.headers["Cache-Control"].endswith(", immutable")
+            assert ttl - 60 <= max_age(response) <= ttl
             assert response.data[:1] == b"\x47"  # MPEG-TS sync byte
 
     mp4 = fetch(client, base + "video.mp4")
     assert mp4.status_code == 200 and mp4.mimetype == "video/mp4" and mp4.headers["Accept-Ranges"] == "bytes"
+    assert ttl - 60 <= max_age(mp4) <= ttl
     poster = fetch(client, base + "poster.jpg")
     assert poster.status_code == 200 and poster.mimetype == "image/jpeg" and poster.data[:2] == b"\xff\xd8"
 
@@ -139,25 +166,20 @@ def test_conditional_get_answers_304(client, ready):
     assert again.status_code == 304
 
 
-def test_files_are_public_for_now(app, client, ready):
-    """Anonymous visitors may fetch; lessons will decide access per lesson later."""
-    assert fetch(client, ready["urls"]["hls"]).status_code == 200
-
-
 def test_asset_that_is_not_ready_is_404(app, client, ready, make_video):
     with app.app_context():
         with atomic():
             queued = library.import_file(SYSTEM, make_video("b.mp4", seconds=1)).asset
-        assert fetch(client, f"/media/{queued.id}/v00000000/master.m3u8").status_code == 404
+        assert fetch(client, with_grant(app, f"/media/{queued.id}/v00000000/master.m3u8")).status_code == 404
         asset = db.session.get(MediaAsset, ready["id"])
         asset.status = "failed"
         db.session.commit()
     assert fetch(client, ready["base"] + "master.m3u8").status_code == 404
-    assert fetch(client, "/media/999/v1/master.m3u8").status_code == 404
+    assert fetch(client, with_grant(app, "/media/999/v1/master.m3u8")).status_code == 404
 
 
-def test_old_or_wrong_version_is_404(client, ready):
-    assert fetch(client, f"/media/{ready['id']}/v00000000/master.m3u8").status_code == 404
+def test_old_or_wrong_version_is_404(app, client, ready):
+    assert fetch(client, with_grant(app, f"/media/{ready['id']}/v00000000/master.m3u8")).status_code == 404
 
 
 TRAVERSALS = [
@@ -198,9 +220,12 @@ def test_x_accel_redirect_mode_hands_the_file_to_nginx(app, client, ready):
     relative = Path(ready["dir"]).relative_to(media_root(app)).as_posix()
     assert response.headers["X-Accel-Redirect"] == f"/_media/{relative}/180p/{segment}"
     assert response.mimetype == "video/mp2t"
-    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response.headers["Cache-Control"].startswith("private, max-age=") and max_age(response) > 3600
     playlist = fetch(client, ready["base"] + "master.m3u8")
-    assert playlist.mimetype == PLAYLIST and playlist.headers["Cache-Control"] == "public, max-age=60"
+    assert playlist.mimetype == PLAYLIST and playlist.headers["Cache-Control"] == "private, max-age=60"
+    # The app still checks the grant first: nginx is never asked for a file without one.
+    refused = fetch(client, ready["base"].replace(ready["grant"], "s1.zzzzzz.AAAAAAAAAAAAAAAAAAAAAA") + "video.mp4")
+    assert refused.status_code == 403 and "X-Accel-Redirect" not in refused.headers
     assert fetch(client, ready["base"] + "../x.ts").status_code == 404
 
 

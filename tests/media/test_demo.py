@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from dangxiao.extensions import db
 from media import storage
+from media.demo import DEMO_MEDIA
 from media.models import AssetStatus, MediaAsset
 
 pytestmark = pytest.mark.slow
@@ -22,7 +23,7 @@ def test_seed_demo_creates_playable_media_once(app, runner, require_ffmpeg):
     assert first.exit_code == 0, first.output
     with app.app_context():
         assets = list(db.session.scalars(select(MediaAsset)))
-        assert len(assets) == 2
+        assert len(assets) == len(DEMO_MEDIA)
         for asset in assets:
             assert asset.status == AssetStatus.ready, (asset.title, asset.failure_reason)
             folder = storage.absolute(asset.output_dir)
@@ -31,4 +32,4 @@ def test_seed_demo_creates_playable_media_once(app, runner, require_ffmpeg):
     second = runner.invoke(args=["seed-demo"])
     assert "演示媒体已存在" in second.output
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(MediaAsset)) == 2
+        assert db.session.scalar(select(func.count()).select_from(MediaAsset)) == len(DEMO_MEDIA)

@@ -24,6 +24,7 @@ from media.errors import MediaError
 from media.models import AssetStatus, JobStatus, MediaAsset
 from media.tasks import FIRST_PHASE_SHARE, run_job
 from tests.media.media_helpers import asset_and_job, media_root
+from tests.media.test_delivery import with_grant
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +70,7 @@ def run(app, asset_id: int, **kw) -> JobStatus | None:
 
 
 def fetch(client, url: str, **kw):
-    with client.get(url, **kw) as response:
+    with client.get(with_grant(client.application, url), **kw) as response:
         response.get_data()
         return response
 
