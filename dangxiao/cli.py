@@ -139,6 +139,7 @@ def seed_demo_command(skip_media: bool):
     """Load demo branches and accounts (safe to run again)."""
     from dangxiao.demo import seed_demo
     from dangxiao.school.demo import seed_school_demo
+    from dangxiao.school.demo_history import seed_study_history
     from media.demo import seed_demo_media
 
     for line in seed_demo():
@@ -148,6 +149,8 @@ def seed_demo_command(skip_media: bool):
         for line in seed_demo_media():
             click.echo(line)
     for line in seed_school_demo():
+        click.echo(line)
+    for line in seed_study_history():
         click.echo(line)
 
 

@@ -64,6 +64,10 @@ class Defaults:
     HUEY_SQLITE_PATH: str | None = None  # default instance/huey.db (used when no Redis URL is set)
     HUEY_REDIS_URL: str | None = None  # default REDIS_URL; set → RedisHuey
     HUEY_WORKERS = 1  # worker threads of `flask media worker` (each runs one ffmpeg)
+    SCHOOL_MAX_PLAYBACK_RATE = 2.0  # fastest speed the player offers and the credit budget allows
+    SCHOOL_WATCH_GRACE_SECONDS = 6  # unspent budget carried to the next report (late reports lose ≤ this)
+    SCHOOL_REPORT_RATE_LIMIT = "30 per minute"  # progress reports per member (an honest player sends ~4)
+    SCHOOL_REMINDER_HOUR = 8  # local hour after which the worker sends the day's deadline reminders
 
 
 def load_env(app_config: dict[str, Any]) -> None:
