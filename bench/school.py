@@ -178,10 +178,7 @@ def generate() -> dict:
     )
     progress, entries = [], []
     for i in range(1, MEMBERS + 1):
-        for k in range(3):
-            lesson = rng.randrange(1, COURSES * LESSONS_PER_COURSE + 1)
-            if k and lesson == progress[-1]["lesson_id"]:
-                continue
+        for lesson in rng.sample(range(2, COURSES * LESSONS_PER_COURSE + 1), 3):
             done = rng.random() < 0.5
             progress.append(
                 {

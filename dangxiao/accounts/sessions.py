@@ -14,6 +14,7 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from dangxiao.accounts.models import User, UserSession
 from dangxiao.db_types import aware, utcnow
@@ -47,7 +48,13 @@ def load(ident: str) -> User | None:
     user_part, _, token = ident.partition(":")
     if not user_part.isascii() or not user_part.isdigit() or not token or len(token) > 100:
         return None
-    row = db.session.scalar(select(UserSession).where(UserSession.token_hash == _hash(token)))
+    # One round trip for the session, its user and the user's roles: this runs on every request.
+    stmt = (
+        select(UserSession)
+        .where(UserSession.token_hash == _hash(token))
+        .options(joinedload(UserSession.user).joinedload(User.roles))
+    )
+    row = db.session.scalars(stmt).unique().first()
     if row is None or row.revoked_at is not None or str(row.user_id) != user_part:
         return None
     user = row.user

@@ -14,7 +14,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from dangxiao.accounts.branches import ancestor_ids, subtree_ids_query
 from dangxiao.accounts.models import Branch, Role, User, UserRole, UserStatus
@@ -149,28 +149,25 @@ def _month_starts(year: int) -> list[datetime]:
 
 
 def _months(members, year: int) -> list[Decimal]:
-    """Credits per local month (by entry time), in one statement of twelve range sums.
+    """Credits per local month (by entry time), in one scan grouped by a month bucket.
 
-    Entries booked to `year` but made before it count in January, after it in December, so
-    the twelve months always add up to the year's total.
+    The bucket is a CASE over the twelve local month starts (no dialect-specific date
+    functions, and the database reads each entry once). Entries booked to `year` but made
+    before it count in January, after it in December, so the months add up to the year's total.
     """
     starts = _month_starts(year)
-    sums = []
-    for m in range(12):
-        when = []
-        if m > 0:
-            when.append(CreditEntry.created_at >= starts[m])
-        if m < 11:
-            when.append(CreditEntry.created_at < starts[m + 1])
-        sums.append(
-            select(func.sum(CreditEntry.amount))
-            .select_from(User)
-            .join(CreditEntry, and_(CreditEntry.user_id == User.id, CreditEntry.year == year, *when))
-            .where(members)
-            .scalar_subquery()
-        )
-    row = db.session.execute(select(*sums)).one()
-    return [Decimal(str(v or 0)).quantize(CENT) for v in row]
+    bucket = case(*[(CreditEntry.created_at < starts[m + 1], m) for m in range(11)], else_=11).label("month")
+    rows = db.session.execute(
+        select(bucket, func.sum(CreditEntry.amount))
+        .select_from(User)
+        .join(CreditEntry, and_(CreditEntry.user_id == User.id, CreditEntry.year == year))
+        .where(members)
+        .group_by(bucket)
+    ).all()
+    months = [Decimal(0)] * 12
+    for month, total in rows:
+        months[int(month)] = Decimal(str(total or 0))
+    return [value.quantize(CENT) for value in months]
 
 
 def build(actor: Any, branch_id: int | None = None, year: int | None = None, today: date | None = None) -> Report:

@@ -11,8 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, exists, or_, select
 
-from dangxiao.accounts.branches import ancestor_ids
-from dangxiao.accounts.models import Role
+from dangxiao.accounts.models import Branch, Role
 from dangxiao.accounts.permissions import has_role
 from dangxiao.extensions import db
 from dangxiao.policy import is_system
@@ -23,10 +22,15 @@ def is_school_admin(user: Any) -> bool:
     return is_system(user) or has_role(user, Role.admin)
 
 
-def member_branch_chain(user: Any) -> list[int]:
-    """The member's branch and every branch above it (assignments on any of them apply)."""
+def chain_query(user: Any) -> Select:
+    """The member's branch and every branch above it (assignments on any of them apply), as a
+    recursive-CTE subquery so the caller's query needs no extra round trip."""
     branch_id = getattr(user, "branch_id", None)
-    return ancestor_ids(branch_id) if branch_id else []
+    if not branch_id:
+        return select(Branch.id).where(False)
+    up = select(Branch.id, Branch.parent_id).where(Branch.id == branch_id).cte("chain", recursive=True)
+    up = up.union_all(select(Branch.id, Branch.parent_id).where(Branch.id == up.c.parent_id))
+    return select(up.c.id)
 
 
 def visible_courses_stmt(user: Any) -> Select:
@@ -36,7 +40,7 @@ def visible_courses_stmt(user: Any) -> Select:
         return stmt
     if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
         return stmt.where(False)  # anonymous visitors browse nothing member-only
-    chain = member_branch_chain(user)
+    chain = chain_query(user)
     assigned = exists().where(CourseAssignment.course_id == Course.id, CourseAssignment.branch_id.in_(chain))
     enrolled = exists().where(Enrollment.course_id == Course.id, Enrollment.user_id == user.id)
     return stmt.where(Course.published.is_(True), or_(Course.open_to_all.is_(True), assigned, enrolled))
@@ -58,7 +62,7 @@ def may_watch_lesson(user: Any, lesson: Lesson | None) -> bool:
 
 def assignments_for(user: Any, year: int | None = None) -> Select:
     """``select(CourseAssignment)`` applying to `user` (their branch chain), optionally for one year."""
-    stmt = select(CourseAssignment).where(CourseAssignment.branch_id.in_(member_branch_chain(user)))
+    stmt = select(CourseAssignment).where(CourseAssignment.branch_id.in_(chain_query(user)))
     if year is not None:
         stmt = stmt.where(CourseAssignment.year == year)
     return stmt
