@@ -42,6 +42,7 @@ class Defaults:
 
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024  # forms; media uploads use chunks below this
     PASSWORD_MIN_LENGTH = 8
+    PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105 — werkzeug method for new password hashes, not a password
     TIMEZONE = "Asia/Shanghai"  # times are stored in UTC and shown in this zone
     MARKUP_IMAGE_HOSTS: list[str] = []  # extra hosts user Markdown may embed images from (dangxiao/markup.py)
     MARKUP_MAX_LENGTH = 50_000  # characters of Markdown one text may hold

@@ -36,6 +36,8 @@ def base_config(tmp_path, uri: str) -> dict:
         "LOGIN_RATE_LIMIT": "1000 per minute",
         "REGISTER_RATE_LIMIT": "1000 per minute",
         "RATELIMIT_STORAGE_URI": "memory://",
+        # Hashing is not under test here; scrypt's 0.15 s per user and login adds minutes to the suite.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
 
 

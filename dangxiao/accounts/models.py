@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -101,7 +102,10 @@ class User(UserMixin, db.Model):
     session_id = None  # type: int | None
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        # scrypt by default (~0.15 s on purpose); the test suite sets a cheap method, since it
+        # creates and logs in thousands of users and does not test the hash's strength.
+        method = current_app.config.get("PASSWORD_HASH_METHOD") or "scrypt"
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

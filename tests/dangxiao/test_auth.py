@@ -214,3 +214,16 @@ def test_over_long_login_input_gets_the_generic_chinese_message(client, create_u
 def test_login_with_zero_width_username_does_not_match_the_real_account(auth, create_user):
     create_user("zhangsan")
     assert auth.login("zhang\u200bsan").status_code == 401
+
+
+def test_password_hashes_are_scrypt_unless_configured(app_config, tmp_path):
+    """The suite hashes cheaply (PASSWORD_HASH_METHOD in tests/conftest.py); a site does not."""
+    from dangxiao import create_app
+    from dangxiao.accounts.models import User
+
+    config = {key: value for key, value in app_config.items() if key != "PASSWORD_HASH_METHOD"}
+    with create_app(config).app_context():
+        user = User()
+        user.set_password("correct-horse-1")
+        assert user.password_hash.startswith("scrypt:")
+        assert user.check_password("correct-horse-1") and not user.check_password("wrong-horse-1")
