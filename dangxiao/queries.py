@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
 from dangxiao.errors import NotFound
 from dangxiao.extensions import db
 
@@ -29,3 +32,11 @@ def id_arg(value: Any) -> int | None:
         number = int(value)
         return number if 0 < number <= MAX_ID else None
     return None
+
+
+def insert_ignore(model: Any) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING for the session's database (SQLite or PostgreSQL):
+    races on a unique key are decided by the database, without an exception to catch."""
+    dialect = db.session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(model).on_conflict_do_nothing()

@@ -14,14 +14,14 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Insert, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from dangxiao.db_types import utcnow
 from dangxiao.errors import DomainError, NotFound
 from dangxiao.extensions import db
 from dangxiao.policy import can, require
+from dangxiao.queries import insert_ignore
 from dangxiao.school import visibility
 from dangxiao.school.models import (
     Category,
@@ -43,13 +43,6 @@ NOT_FOUND = "课程不存在或您无权查看。"
 def local_today(now: datetime | None = None) -> date:
     """Today's date in the site's zone (deadlines are local dates)."""
     return (now or utcnow()).astimezone(site_zone()).date()
-
-
-def insert_ignore(model: Any) -> Insert:
-    """INSERT … ON CONFLICT DO NOTHING for the session's database (SQLite or PostgreSQL)."""
-    dialect = db.session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(model).on_conflict_do_nothing()
 
 
 # --- small grouped lookups -------------------------------------------------------------------

@@ -28,13 +28,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Table, exists, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import exists, or_, select, update
 
 from dangxiao.db_types import aware, utcnow
 from dangxiao.errors import DomainError, Forbidden, NotFound
 from dangxiao.extensions import db
 from dangxiao.policy import can
+from dangxiao.queries import insert_ignore
 from dangxiao.school import intervals as iv
 from dangxiao.school.models import Enrollment, Lesson, LessonProgress, WatchSession
 
@@ -57,12 +57,6 @@ def max_rate() -> float:
 
 def grace_seconds() -> float:
     return float(current_app.config.get("SCHOOL_WATCH_GRACE_SECONDS", DEFAULT_GRACE))
-
-
-def _insert_ignore(table: Table, **values: Any) -> None:
-    """INSERT … ON CONFLICT DO NOTHING on SQLite or PostgreSQL (races decided by the unique key)."""
-    module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    db.session.execute(module.insert(table).values(**values).on_conflict_do_nothing())
 
 
 def check_watchable(actor: Any, lesson: Lesson | None) -> Lesson:
@@ -106,7 +100,7 @@ def start_session(actor: Any, lesson: Lesson, client: str | None = None, now: da
     now = now or utcnow()
     course = lesson.course
     if course.open_to_all and not course.required:
-        _insert_ignore(Enrollment.__table__, user_id=actor.id, course_id=course.id, created_at=now)
+        db.session.execute(insert_ignore(Enrollment).values(user_id=actor.id, course_id=course.id, created_at=now))
     session = WatchSession(
         token=secrets.token_urlsafe(32),
         user_id=actor.id,
@@ -117,8 +111,7 @@ def start_session(actor: Any, lesson: Lesson, client: str | None = None, now: da
     )
     db.session.add(session)
     db.session.flush()
-    _insert_ignore(
-        LessonProgress.__table__,
+    stmt = insert_ignore(LessonProgress).values(
         user_id=actor.id,
         lesson_id=lesson.id,
         intervals=[],
@@ -129,6 +122,7 @@ def start_session(actor: Any, lesson: Lesson, client: str | None = None, now: da
         created_at=now,
         updated_at=now,
     )
+    db.session.execute(stmt)
     # Only ever forward: of two starts racing, the newer session wins on every row.
     db.session.execute(
         update(LessonProgress)
