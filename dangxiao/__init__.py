@@ -99,6 +99,7 @@ def configure_extensions(app: Flask) -> None:
     from dangxiao.school import credit_models, quiz_models  # noqa: F401
     from dangxiao.school import models as school_models  # noqa: F401
     from dangxiao.school.tasks import register_tasks as register_school_tasks
+    from forum.moderation import models as moderation_models  # noqa: F401
     from media import models as media_models  # noqa: F401  (media tables, for migrations)
     from media.tasks import register_tasks
 
@@ -132,6 +133,7 @@ def configure_extensions(app: Flask) -> None:
     from dangxiao import realtime
     from dangxiao.accounts import policy as accounts_policy  # noqa: F401
     from dangxiao.notifications import events, policy  # noqa: F401
+    from forum.moderation import policy as moderation_policy  # noqa: F401
 
     realtime.init_app(app)
 
@@ -192,8 +194,10 @@ def configure_templates(app: Flask) -> None:
 def configure_cli(app: Flask) -> None:
     from dangxiao.cli import register_cli
     from dangxiao.school.cli import school_cli
+    from forum.moderation.cli import moderation_cli
     from media.cli import media_cli
 
     register_cli(app)
     app.cli.add_command(media_cli)
     app.cli.add_command(school_cli)
+    app.cli.add_command(moderation_cli)
