@@ -9,6 +9,8 @@ def register_blueprints(app: Flask) -> None:
     """Called by dangxiao.create_app; nothing is registered at import time."""
     from dangxiao import access
     from forum import helpdesk, live, views
+    from forum.moderation import views as moderation_views
 
     for module in (views, helpdesk, live):
         access.register(app, module.bp, module.ACCESS)
+    access.register(app, moderation_views.bp, moderation_views.ACCESS)

@@ -102,6 +102,11 @@ def _changed() -> None:
 # --- rule changes --------------------------------------------------------------------------
 
 
+def _category(raw: object) -> str:
+    """A tag's category as stored: cleaned like any line (NUL and invisible characters go), ≤ 50."""
+    return clean_line(raw, "category", "类别", 50, required=False)
+
+
 def _validated(word: object, action: str, scope: str, category: str) -> tuple[str, str]:
     word = clean_line(word, "word", "词语", 100)
     pattern = normalise_text(word)
@@ -113,7 +118,7 @@ def _validated(word: object, action: str, scope: str, category: str) -> tuple[st
         raise DomainError("未知的处理方式。", "action_invalid", "action")
     if scope not in SCOPES:
         raise DomainError("未知的适用范围。", "scope_invalid", "scope")
-    if action == "tag" and not category.strip():
+    if action == "tag" and not _category(category):
         raise DomainError("标记类规则需要填写类别。", "category_empty", "category")
     return word, pattern
 
@@ -138,7 +143,7 @@ def add_rule(actor: Any, word: str, action: str, scope: str = "all", category: s
         pattern=pattern,
         action=action,
         scope=scope,
-        category=category.strip()[:50],
+        category=_category(category),
         created_by_id=getattr(actor, "id", None),
     )
     db.session.add(rule)
@@ -164,7 +169,7 @@ def update_rule(actor: Any, rule_id: int, **changes: Any) -> ModerationRule:
     if _exists(pattern, scope, action, exclude=rule.id):
         raise DomainError("已有相同的规则。", "rule_duplicate", "word")
     rule.word, rule.pattern, rule.action, rule.scope = word, pattern, action, scope
-    rule.category = category.strip()[:50]
+    rule.category = _category(category)
     if "enabled" in changes:
         rule.enabled = bool(changes["enabled"])
     db.session.flush()
@@ -247,7 +252,7 @@ def import_rules(
                 pattern=pattern,
                 action=act,
                 scope=sc,
-                category=cat.strip()[:50],
+                category=_category(cat),
                 created_by_id=getattr(actor, "id", None),
             )
         )

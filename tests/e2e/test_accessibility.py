@@ -29,6 +29,7 @@ ADMIN = [
     "/accounts/approvals",
     "/admin/media/",
     "/admin/media/upload",
+    "/moderation/rules/",
 ]
 
 
