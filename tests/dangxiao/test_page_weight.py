@@ -34,7 +34,9 @@ def test_public_pages_fit_the_budget(client, path):
     assert total <= BUDGET, (path, total, assets)
 
 
-@pytest.mark.parametrize("path", ["/", "/accounts/profile", "/notifications/", "/admin/users", "/admin/media/", "/moderation/rules/"])
+@pytest.mark.parametrize(
+    "path", ["/", "/accounts/profile", "/notifications/", "/admin/users", "/admin/media/", "/moderation/rules/"]
+)
 def test_logged_in_pages_fit_the_budget_with_the_live_client(client, create_user, path):
     create_user("weigher", roles=["admin"])
     AuthActions(client).login("weigher")
