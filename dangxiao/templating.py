@@ -6,7 +6,7 @@ Asia/Shanghai) with the zone's abbreviation left out: county users read 北京�
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
@@ -14,6 +14,11 @@ from flask import Flask, current_app
 
 def site_zone() -> ZoneInfo:
     return ZoneInfo(current_app.config.get("TIMEZONE") or "Asia/Shanghai")
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today's date in the site's zone: deadlines, credit years and reminders are local dates."""
+    return (now or datetime.now(UTC)).astimezone(site_zone()).date()
 
 
 def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -5,7 +5,7 @@ Services take the actor, require "school.manage" and flush; the caller commits.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -18,17 +18,16 @@ from dangxiao.policy import require
 from dangxiao.queries import get_or_404
 from dangxiao.school.categories import book
 from dangxiao.school.models import Course, CourseAssignment
-from dangxiao.templating import site_zone
+from dangxiao.templating import local_today
 
 MANAGE = "school.manage"
 
 
 def this_year() -> int:
-    return datetime.now(site_zone()).year
+    return local_today().year
 
 
-def today() -> date:
-    return datetime.now(site_zone()).date()
+today = local_today  # the catalogue's name for it (catalogue.today)
 
 
 def parse_int(raw: Any, field: str, label: str, low: int, high: int) -> int | None:

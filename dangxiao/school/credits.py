@@ -34,16 +34,12 @@ from dangxiao.queries import get_or_404
 from dangxiao.school import credit_rules
 from dangxiao.school.credit_models import CreditEntry, CreditSource
 from dangxiao.school.models import CourseCompletion, Lesson, LessonProgress
-from dangxiao.templating import site_zone
+from dangxiao.templating import local_today, site_zone
 from dangxiao.text.clean import clean_block, clean_line
 
 AUTOMATIC = (CreditSource.lesson, CreditSource.course, CreditSource.quiz)
 OFFLINE_ACTIVITIES = ("三会一课", "集中培训", "主题党日", "专题讲座", "志愿服务", "其他")
 ZERO = Decimal("0")
-
-
-def local_today() -> date:
-    return datetime.now(site_zone()).date()
 
 
 def current_year() -> int:

@@ -25,7 +25,7 @@ from dangxiao.notifications.models import Notification
 from dangxiao.notifications.service import path_for, push
 from dangxiao.queries import insert_ignore
 from dangxiao.school.models import Course, CourseAssignment, CourseCompletion, DeadlineReminder
-from dangxiao.school.study import local_today
+from dangxiao.templating import local_today
 from dangxiao.transactions import after_commit
 
 KIND = "school.deadline"

@@ -25,9 +25,9 @@ from dangxiao.policy import require
 from dangxiao.queries import get_or_404
 from dangxiao.school import credit_rules
 from dangxiao.school.credit_models import CreditEntry
-from dangxiao.school.credits import ZERO, local_today
+from dangxiao.school.credits import ZERO
 from dangxiao.school.models import Course, CourseAssignment, CourseCompletion
-from dangxiao.templating import site_zone
+from dangxiao.templating import local_today, site_zone
 
 CENT = credit_rules.CENT
 PAGE_SIZE = 25  # member rows per report page: the page stays under 150 KB with the chart library

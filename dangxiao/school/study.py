@@ -32,17 +32,12 @@ from dangxiao.school.models import (
     Lesson,
     LessonProgress,
 )
-from dangxiao.templating import site_zone
+from dangxiao.templating import local_today
 from dangxiao.text.clean import strip_invisible
 
 PAGE_SIZE = 20
 MAX_QUERY = 100  # characters of the search box that are used; the rest is ignored
 NOT_FOUND = "课程不存在或您无权查看。"
-
-
-def local_today(now: datetime | None = None) -> date:
-    """Today's date in the site's zone (deadlines are local dates)."""
-    return (now or utcnow()).astimezone(site_zone()).date()
 
 
 # --- small grouped lookups -------------------------------------------------------------------
