@@ -69,6 +69,20 @@ class Defaults:
     SCHOOL_WATCH_GRACE_SECONDS = 6  # unspent budget carried to the next report (late reports lose ≤ this)
     SCHOOL_REPORT_RATE_LIMIT = "30 per minute"  # progress reports per member (an honest player sends ~4)
     SCHOOL_REMINDER_HOUR = 8  # local hour after which the worker sends the day's deadline reminders
+    # forum (forum/limits.py): counted in characters, whitespace and zero-width not counted
+    FORUM_TITLE_MIN_CHARS = 4
+    FORUM_TITLE_MAX_CHARS = 60
+    FORUM_POST_MIN_CHARS = 2
+    FORUM_POST_MAX_CHARS = 10_000
+    FORUM_TOPICS_PER_HOUR = 10  # new topics per member
+    FORUM_REPLIES_PER_MINUTE = 6  # replies per member
+    FORUM_NEW_ACCOUNT_DAYS = 3  # accounts younger than this get the stricter limits below
+    FORUM_NEW_TOPICS_PER_HOUR = 3
+    FORUM_NEW_REPLIES_PER_MINUTE = 2
+    FORUM_NEW_ACCOUNT_HOLD_LINKS = True  # new accounts' posts with links wait for a moderator
+    FORUM_DUPLICATE_MINUTES = 10  # the same text by the same member within this is refused
+    FORUM_PAGE_SIZE = 20  # posts per topic page and topics per board page
+    FORUM_READING_MINUTES = 5  # "who is reading": members who had the topic open this recently
 
 
 def load_env(app_config: dict[str, Any]) -> None:
