@@ -99,8 +99,8 @@ def configure_extensions(app: Flask) -> None:
     from dangxiao.school import credit_models, quiz_models  # noqa: F401
     from dangxiao.school import models as school_models  # noqa: F401
     from dangxiao.school.tasks import register_tasks as register_school_tasks
-    from forum.moderation import models as moderation_models  # noqa: F401
     from forum import models as forum_models  # noqa: F401
+    from forum.moderation import models as moderation_models  # noqa: F401
     from media import models as media_models  # noqa: F401  (media tables, for migrations)
     from media.tasks import register_tasks
 
@@ -134,6 +134,8 @@ def configure_extensions(app: Flask) -> None:
     from dangxiao import realtime
     from dangxiao.accounts import policy as accounts_policy  # noqa: F401
     from dangxiao.notifications import events, policy  # noqa: F401
+    from forum import board_admin, review  # noqa: F401  (forum.manage_boards; the "post" review kind)
+    from forum import policy as forum_policy  # noqa: F401
     from forum.moderation import policy as moderation_policy  # noqa: F401
 
     realtime.init_app(app)

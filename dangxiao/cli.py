@@ -140,6 +140,7 @@ def seed_demo_command(skip_media: bool):
     from dangxiao.demo import seed_demo
     from dangxiao.school.demo import seed_school_demo
     from dangxiao.school.demo_history import seed_study_history
+    from forum.demo import seed_forum
     from media.demo import seed_demo_media
 
     for line in seed_demo():
@@ -151,6 +152,8 @@ def seed_demo_command(skip_media: bool):
     for line in seed_school_demo():
         click.echo(line)
     for line in seed_study_history():
+        click.echo(line)
+    for line in seed_forum():
         click.echo(line)
 
 

@@ -8,9 +8,9 @@ from flask import Flask
 def register_blueprints(app: Flask) -> None:
     """Called by dangxiao.create_app; nothing is registered at import time."""
     from dangxiao import access
-    from forum import helpdesk, live, views
+    from forum import board_views, helpdesk, live, views
+    from forum.moderation import queue_views
     from forum.moderation import views as moderation_views
 
-    for module in (views, helpdesk, live):
+    for module in (views, board_views, helpdesk, live, moderation_views, queue_views):
         access.register(app, module.bp, module.ACCESS)
-    access.register(app, moderation_views.bp, moderation_views.ACCESS)

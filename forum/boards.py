@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, true
+from flask import g, has_request_context
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, or_, select, true
+from sqlalchemy.orm import lazyload
 
 from dangxiao.accounts.branches import ancestor_ids, subtree_ids_query
 from dangxiao.accounts.models import Role
@@ -41,8 +43,24 @@ def is_forum_admin(actor: Any) -> bool:
     return is_system(actor) or has_role(actor, Role.admin)
 
 
+def _ancestors(branch_id: int) -> list[int]:
+    """:func:`ancestor_ids`, remembered for the rest of the request: a topic page asks about the
+    branch of every author on it, a few dozen authors from a handful of branches."""
+    if not has_request_context():
+        return ancestor_ids(branch_id)
+    cache = g.setdefault("_forum_ancestors", {})
+    chain = cache.get(branch_id)
+    if chain is None:
+        chain = cache[branch_id] = ancestor_ids(branch_id)
+    return chain
+
+
 def _in_subtree(branch_id: int | None, root_id: int | None) -> bool:
-    return branch_id is not None and root_id is not None and root_id in ancestor_ids(branch_id)
+    return branch_id is not None and root_id is not None and root_id in _ancestors(branch_id)
+
+
+# Only the ids are read from these rows: not the user and scope branch the mapping joins by default.
+_MODERATOR_ROWS = select(BoardModerator).where(BoardModerator.user_id == bindparam("user_id")).options(lazyload("*"))
 
 
 def _board_moderator_rows(actor: Any) -> list[BoardModerator]:
@@ -50,7 +68,7 @@ def _board_moderator_rows(actor: Any) -> list[BoardModerator]:
         return []
     cache = getattr(actor, "_forum_board_mods", None)
     if cache is None:
-        cache = list(db.session.scalars(select(BoardModerator).where(BoardModerator.user_id == actor.id)))
+        cache = list(db.session.scalars(_MODERATOR_ROWS, {"user_id": actor.id}))
         try:
             actor._forum_board_mods = cache  # per request: the user object lives one request
         except AttributeError:
@@ -140,7 +158,7 @@ def readable_boards_stmt(actor: Any, *, include_archived: bool = False) -> Selec
     if is_forum_admin(actor) or scope_roots(actor, Role.moderator) is None:
         return stmt
     branch_id = getattr(actor, "branch_id", None)
-    chain = ancestor_ids(branch_id) if branch_id else []
+    chain = _ancestors(branch_id) if branch_id else []
     moderated = [row.board_id for row in _board_moderator_rows(actor)]
     return stmt.where(
         or_(

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from dangxiao.accounts.models import User
 from dangxiao.db_types import aware, utcnow
 from dangxiao.errors import DomainError
 from dangxiao.extensions import db
@@ -34,12 +35,23 @@ def silence(actor: Any, user_id: int, days: int, reason: str, *, board_id: int |
     reason = clean_line(reason, "reason", "禁言原因", 200)
     if getattr(actor, "id", None) == user_id:
         raise DomainError("不能禁言自己。", "self_silence")
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise DomainError("用户不存在。", "not_found")
     row = Silence(
         user_id=user_id, until=utcnow() + timedelta(days=days), reason=reason, created_by_id=getattr(actor, "id", None)
     )
     db.session.add(row)
     db.session.flush()
-    audit.log(actor, "silence", "user", user_id, board_id=board_id, summary=f"禁言 {days} 天", reason=reason)
+    audit.log(
+        actor,
+        "silence",
+        "user",
+        user_id,
+        board_id=board_id,
+        summary=f"禁言“{user.display_name}” {days} 天",
+        reason=reason,
+    )
     return row
 
 

@@ -21,8 +21,9 @@ from dangxiao.queries import get_or_404
 from dangxiao.text.clean import clean_block, clean_line, strip_invisible
 from dangxiao.transactions import atomic
 from forum.moderation import rules
-from forum.moderation.engine import ACTIONS, SCOPES, Verdict
+from forum.moderation.engine import ACTIONS, SCOPES
 from forum.moderation.models import ModerationRule
+from forum.moderation.queue import pieces
 
 bp = Blueprint("moderation_admin", __name__, url_prefix="/moderation/rules")
 MODERATOR = role("moderator")  # admins pass by implication
@@ -97,27 +98,6 @@ def _list_page(**extra: Any):
     )
 
 
-def highlight(verdict: Verdict) -> list[tuple[str, bool]]:
-    """The original text cut into (piece, matched) pieces; overlapping matches are merged."""
-    text = verdict.text
-    spans: list[list[int]] = []
-    for m in sorted(verdict.matches, key=lambda m: (m.start, m.end)):
-        if spans and m.start <= spans[-1][1]:
-            spans[-1][1] = max(spans[-1][1], m.end)
-        else:
-            spans.append([m.start, m.end])
-    pieces: list[tuple[str, bool]] = []
-    at = 0
-    for start, end in spans:
-        if start > at:
-            pieces.append((text[at:start], False))
-        pieces.append((text[start:end], True))
-        at = end
-    if at < len(text):
-        pieces.append((text[at:], False))
-    return pieces
-
-
 def _category() -> str:
     """The category field, cleaned like any one-line field (no NUL or invisible characters)."""
     return clean_line(request.form.get("category", ""), "category", "类别", 50, required=False)
@@ -143,7 +123,7 @@ def try_text():
         flash(error.message, "error")
         return redirect(url_for("moderation_admin.index"))
     verdict = rules.check(text, scope)  # the original text: spans point into what was typed
-    return _list_page(trial=verdict, trial_pieces=highlight(verdict), trial_scope=scope)
+    return _list_page(trial=verdict, trial_pieces=pieces(verdict.text, verdict.matches), trial_scope=scope)
 
 
 @bp.route("/add", methods=["POST"])

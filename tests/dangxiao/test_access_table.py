@@ -76,7 +76,8 @@ def _concrete_urls(app, predicate):
     for rule in app.url_map.iter_rules():
         if not predicate(access.table(app).get(rule.endpoint)) or rule.endpoint == "static":
             continue
-        url = re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", rule.rule)
+        url = re.sub(r"<any\(([^,)]+)[^>]*>", lambda m: m.group(1).strip(), rule.rule)  # its first choice
+        url = re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", url)
         method = "GET" if "GET" in rule.methods else sorted(rule.methods - {"HEAD", "OPTIONS"})[0]
         yield rule.endpoint, url, method
 

@@ -30,6 +30,10 @@ ADMIN = [
     "/admin/media/",
     "/admin/media/upload",
     "/moderation/rules/",
+    "/moderation/queue/",
+    "/moderation/audit/",
+    "/admin/forum/boards/",
+    "/admin/forum/boards/new",
 ]
 
 
