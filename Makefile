@@ -19,10 +19,14 @@ STAMP_NPM := node_modules/.stamp
 run: system-deps deps npm-deps migrate seed
 	@$(PY) -m dangxiao.serve
 
+# pytest-xdist: one worker per core ("auto"); each worker starts its own PostgreSQL, Redis and
+# Chromium, and every test already gets its own database, so tests never share state.
+TEST_WORKERS ?= auto
+
 test: system-deps dev-deps npm-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 bench: system-deps dev-deps
 	@for f in bench/*.py; do case $$f in */__init__.py) ;; *) echo "# $$f"; $(PY) $$f || exit 1;; esac; done

@@ -25,28 +25,26 @@ def _require_topic_moderator(actor: Any, topic: Topic, board: Board | None = Non
         raise Forbidden("您不是该版块的版主。")
 
 
-def set_pinned(actor: Any, topic: Topic, on: bool) -> Topic:
+def _set_flag(
+    actor: Any, topic: Topic, field: str, on: bool, actions: tuple[str, str], labels: tuple[str, str]
+) -> Topic:
+    """Set a topic's boolean `field`; a change (not a repeat) is audited as actions[0]/[1]."""
     _require_topic_moderator(actor, topic)
-    if topic.pinned != bool(on):
-        topic.pinned = bool(on)
+    on = bool(on)
+    if getattr(topic, field) != on:
+        setattr(topic, field, on)
         db.session.flush()
-        audit.log(
-            actor, "pin" if on else "unpin", "topic", topic.id, board_id=topic.board_id,
-            summary=f"{'置顶' if on else '取消置顶'}《{topic.title}》",
-        )  # fmt: skip
+        action, label = (actions[0], labels[0]) if on else (actions[1], labels[1])
+        audit.log(actor, action, "topic", topic.id, board_id=topic.board_id, summary=f"{label}《{topic.title}》")
     return topic
+
+
+def set_pinned(actor: Any, topic: Topic, on: bool) -> Topic:
+    return _set_flag(actor, topic, "pinned", on, ("pin", "unpin"), ("置顶", "取消置顶"))
 
 
 def set_locked(actor: Any, topic: Topic, on: bool) -> Topic:
-    _require_topic_moderator(actor, topic)
-    if topic.locked != bool(on):
-        topic.locked = bool(on)
-        db.session.flush()
-        audit.log(
-            actor, "lock" if on else "unlock", "topic", topic.id, board_id=topic.board_id,
-            summary=f"{'锁定' if on else '解除锁定'}《{topic.title}》",
-        )  # fmt: skip
-    return topic
+    return _set_flag(actor, topic, "locked", on, ("lock", "unlock"), ("锁定", "解除锁定"))
 
 
 def move_topic(actor: Any, topic: Topic, board: Board, reason: str = "") -> Topic:

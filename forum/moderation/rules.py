@@ -24,12 +24,23 @@ from dangxiao.errors import DomainError, NotFound
 from dangxiao.extensions import db
 from dangxiao.policy import require
 from dangxiao.text.clean import clean_line
+from forum.moderation import audit
 from forum.moderation.engine import ACTIONS, SCOPES, Engine, RuleSpec, Verdict
 from forum.moderation.models import ModerationRule, ModerationRuleSet
 from forum.moderation.normalise import normalise_text
 
 _lock = threading.Lock()
 _engines: dict[str, tuple[str, Engine]] = {}  # database URL → (token, engine)
+# What the pages and the audit log call actions and scopes.
+ACTION_LABELS = {
+    "block": "拒绝发布",
+    "review": "先审后发",
+    "flag": "发布并送审",
+    "censor": "替换为＊",
+    "tag": "标记类别",
+    "allow": "放行（白名单）",
+}
+SCOPE_LABELS = {"all": "全部文本", "forum": "党建论坛", "help": "求助", "live": "在线答疑"}
 _HEADER_WORDS = {"word", "words", "词", "词语", "敏感词", "关键词", "关键字"}
 
 
@@ -149,7 +160,14 @@ def add_rule(actor: Any, word: str, action: str, scope: str = "all", category: s
     db.session.add(rule)
     db.session.flush()
     _changed()
+    audit.log(actor, "rule_add", "rule", rule.id, summary=_describe(rule))
     return rule
+
+
+def _describe(rule: ModerationRule) -> str:
+    state = "" if rule.enabled else "，已停用"
+    action, scope = ACTION_LABELS.get(rule.action, rule.action), SCOPE_LABELS.get(rule.scope, rule.scope)
+    return f"{rule.word}（{action}，{scope}{state}）"
 
 
 def update_rule(actor: Any, rule_id: int, **changes: Any) -> ModerationRule:
@@ -174,6 +192,7 @@ def update_rule(actor: Any, rule_id: int, **changes: Any) -> ModerationRule:
         rule.enabled = bool(changes["enabled"])
     db.session.flush()
     _changed()
+    audit.log(actor, "rule_update", "rule", rule.id, summary=_describe(rule))
     return rule
 
 
@@ -260,6 +279,7 @@ def import_rules(
     if added:
         db.session.flush()
         _changed()
+        audit.log(actor, "rule_import", "rule", None, summary=f"导入 {added} 条（{filename or '词表'}）")
     return added
 
 

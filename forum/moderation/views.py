@@ -24,24 +24,16 @@ from forum.moderation import rules
 from forum.moderation.engine import ACTIONS, SCOPES
 from forum.moderation.models import ModerationRule
 from forum.moderation.queue import pieces
+from forum.moderation.rules import ACTION_LABELS, SCOPE_LABELS
 
 bp = Blueprint("moderation_admin", __name__, url_prefix="/moderation/rules")
 MODERATOR = role("moderator")  # admins pass by implication
-ACCESS = {view: MODERATOR for view in ("index", "add", "toggle", "import_list", "export", "try_text")}
+ACCESS = {view: MODERATOR for view in ("index", "add", "edit", "toggle", "import_list", "export", "try_text")}
 
 PER_PAGE = 50
 MAX_UPLOAD = 2 * 1024 * 1024
 MAX_TRY = 10_000
-ACTION_LABELS = {
-    "block": "拒绝发布",
-    "review": "先审后发",
-    "flag": "发布并送审",
-    "censor": "替换为＊",
-    "tag": "标记类别",
-    "allow": "放行（白名单）",
-}
 VERDICT_LABELS = {**ACTION_LABELS, "allow": "未命中，放行"}
-SCOPE_LABELS = {"all": "全部文本", "forum": "党建论坛", "help": "求助", "live": "在线答疑"}
 
 
 def _arg(name: str, allowed: tuple[str, ...]) -> str:
@@ -144,6 +136,42 @@ def add():
     else:
         flash(f"已添加规则“{word}”。", "success")
     return redirect(url_for("moderation_admin.index"))
+
+
+@bp.route("/<int:rule_id>/edit", methods=["GET", "POST"])
+def edit(rule_id: int):
+    """Change a rule's word, action, scope or category; errors keep what was typed."""
+    rule = get_or_404(ModerationRule, rule_id, "规则不存在。")
+    form = {"word": rule.word, "action": rule.action, "scope": rule.scope, "category": rule.category}
+    error = None
+    if request.method == "POST":
+        form = {key: request.form.get(key, "") for key in form}
+        try:
+            with atomic():
+                changed = rules.update_rule(
+                    current_user,
+                    rule_id,
+                    word=form["word"],
+                    action=form["action"],
+                    scope=form["scope"],
+                    category=_category(),
+                )
+                word = changed.word
+        except DomainError as failure:
+            error = failure.message
+        else:
+            flash(f"已修改规则“{word}”。", "success")
+            return redirect(url_for("moderation_admin.index"))
+    return render_template(
+        "moderation/rule_edit.html",
+        rule=rule,
+        form=form,
+        error=error,
+        actions=ACTIONS,
+        scopes=SCOPES,
+        action_labels=ACTION_LABELS,
+        scope_labels=SCOPE_LABELS,
+    ), (400 if error else 200)
 
 
 @bp.route("/<int:rule_id>/toggle", methods=["POST"])

@@ -102,4 +102,5 @@ def test_forum_pages_meet_wcag_aa(app, browser, live_server, forum_topic, axe_so
 
     moderator = browser.new_context(locale="zh-CN").new_page()
     log_in(moderator, live_server, "banzhu")
-    assert check(moderator, live_server, ["/moderation/queue/", f"/forum/t/{forum_topic}"], axe_source) == {}
+    moderator_pages = ["/moderation/queue/", f"/forum/t/{forum_topic}", "/moderation/rules/1/edit"]  # the one rule
+    assert check(moderator, live_server, moderator_pages, axe_source) == {}

@@ -90,6 +90,19 @@ def test_pagination_unread_marks_readers_and_escaping(app, client, auth, create_
     assert "正在浏览：李同志" in seen
 
 
+def test_names_and_reasons_are_escaped_in_the_posts_block(app, client, auth, create_user, create_branch):
+    """The posts are built in Python (forum/views.py): every stored value must come out escaped."""
+    branch = create_branch('<img src=x onerror="alert(1)">支部')
+    author = create_user("xss_author", branch=branch, display_name="<b onmouseover=alert(1)>王</b>")
+    create_user("xss_reader", branch=branch)
+    board = make_board(app, "学习心得")
+    topic = make_topic(app, board, author, "普通标题", replies=1, reply_author_id=author)
+    auth.login("xss_reader")
+    page = _text(client.get(f"/forum/t/{topic}"))
+    assert "&lt;b onmouseover=alert(1)&gt;王&lt;/b&gt;" in page and "<b onmouseover" not in page
+    assert "&lt;img src=x onerror=" in page and "<img src=x" not in page
+
+
 def test_posting_forms_held_locked_and_rate_limited(app, client, auth, create_user):
     create_user("member", display_name="赵党员")
     mod = create_user("mod")

@@ -114,3 +114,36 @@ def test_tag_rule_category_is_cleaned_and_shown(app, client, auth, create_user):
         assert db.session.scalar(select(ModerationRule.category)) == "就业"
     tried = client.post(URL + "try", data={"text": "想找ＩＴ工作，找 工 作", "scope": "help"}).get_data(as_text=True)
     assert "<mark>找 工 作</mark>" in tried and '<span class="tag">就业</span>' in tried
+
+
+def test_moderator_edits_a_rule_and_the_change_is_audited(app, client, auth, create_user):
+    from forum.moderation.models import AuditEntry
+
+    create_user("mod", roles=["moderator"])
+    create_user("member")
+    auth.login("mod")
+    client.post(URL + "add", data={"word": "刷单", "action": "block", "scope": "forum"})
+    client.post(URL + "add", data={"word": "代考", "action": "block", "scope": "forum"})
+    with app.app_context():
+        rule_id = db.session.scalar(select(ModerationRule.id).where(ModerationRule.word == "刷单"))
+    form = client.get(f"{URL}{rule_id}/edit").get_data(as_text=True)
+    assert 'value="刷单"' in form and '<label for="r-word">词语</label>' in form
+
+    clash = client.post(f"{URL}{rule_id}/edit", data={"word": "代 考", "action": "block", "scope": "forum"})
+    assert clash.status_code == 400 and "已有相同的规则" in clash.get_data(as_text=True)
+    assert 'value="代 考"' in clash.get_data(as_text=True)  # what was typed stays
+    assert _rules(app)["刷单"][:2] == ("block", "forum")
+
+    done = client.post(
+        f"{URL}{rule_id}/edit", data={"word": "刷單", "action": "review", "scope": "all"}, follow_redirects=True
+    )
+    assert "已修改规则“刷單”" in done.get_data(as_text=True)
+    assert _rules(app)["刷單"][:2] == ("review", "all") and "刷单" not in _rules(app)
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert actions == ["rule_add", "rule_add", "rule_update"]
+
+    auth.logout()
+    auth.login("member")
+    assert client.get(f"{URL}{rule_id}/edit").status_code == 403
+    assert client.post(f"{URL}{rule_id}/edit", data={"word": "x1", "action": "block"}).status_code == 403
