@@ -370,7 +370,7 @@ def seed_forum() -> list[str]:
         written: list[Topic] = []
         for thread in THREADS:
             board = boards[thread.board]
-            title = limits.clean_title(thread.title)  # as stored: NFKC makes ？ a ?
+            title = limits.clean_title(thread.title)  # compared as stored, after the same cleaning
             exists = select(Topic.id).where(Topic.board_id == board.id, Topic.title == title)
             if db.session.scalar(exists.limit(1)) is None:
                 written.append(_seed_thread(thread, board, users, now))

@@ -21,7 +21,7 @@ from dangxiao.db_types import aware, utcnow
 from dangxiao.errors import DomainError
 from dangxiao.extensions import db
 from dangxiao.templating import localtime
-from dangxiao.text.clean import strip_invisible
+from dangxiao.text.clean import fold_width, strip_invisible
 from forum.models import Post, PostState, Topic
 from forum.moderation.normalise import normalise_text
 from forum.moderation.silence import silenced_until
@@ -46,14 +46,14 @@ def count_chars(text: str) -> int:
 
 
 def clean_title(raw: object) -> str:
-    """A topic title: one line, NFKC, invisible characters gone, length checked in visible characters."""
+    """A topic title: one line, NFKC (punctuation kept), invisible characters gone, length in visible characters."""
     if raw is None:
         raw = ""
     if not isinstance(raw, str):
         raise DomainError("标题必须是文字。", "title_invalid", "title")
     if len(raw) > 10 * TITLE_COLUMN_MAX:  # do not fold megabytes only to refuse them
         raise DomainError(f"标题不能超过 {_config('FORUM_TITLE_MAX_CHARS')} 个字。", "title_too_long", "title")
-    title = " ".join(strip_invisible(unicodedata.normalize("NFKC", raw)).split())
+    title = " ".join(strip_invisible(fold_width(raw)).split())
     count = count_chars(title)
     low, high = _config("FORUM_TITLE_MIN_CHARS"), _config("FORUM_TITLE_MAX_CHARS")
     if count < low:

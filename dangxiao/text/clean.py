@@ -10,6 +10,8 @@ Every title, name and one-line field goes through :func:`clean_line`; longer tex
   "管理员" and "管\u200b理员" look the same, or reverse what a reader sees (U+202E).
   They are removed.
 * NFKC folds full-width letters and digits to their ordinary forms, so "ＡＢＣ" is "ABC".
+  Punctuation is left as typed (:func:`fold_width`): Chinese text is written with
+  full-width ，。？：（） and …, and NFKC would turn them into ASCII ,?:() and "...".
 """
 
 from __future__ import annotations
@@ -20,6 +22,21 @@ import unicodedata
 from dangxiao.errors import DomainError
 
 _SPACES = re.compile(r"\s+")
+_PUNCTUATION = re.compile(
+    r"[\u2026\u3001-\u3003\u3008-\u3011\u3014-\u301f\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]+"
+)
+
+
+def fold_width(text: str) -> str:
+    """NFKC, except for CJK and full-width punctuation, which stays as typed (see the module doc)."""
+    out: list[str] = []
+    at = 0
+    for match in _PUNCTUATION.finditer(text):
+        out.append(unicodedata.normalize("NFKC", text[at : match.start()]))
+        out.append(match.group())
+        at = match.end()
+    out.append(unicodedata.normalize("NFKC", text[at:]))
+    return "".join(out)
 
 
 def strip_invisible(text: str, *, keep_newlines: bool = False) -> str:
@@ -40,7 +57,7 @@ def strip_invisible(text: str, *, keep_newlines: bool = False) -> str:
 
 
 def clean_line(raw: object, field: str, label: str, max_len: int, required: bool = True) -> str:
-    """One line of text: NFKC, invisible characters removed, whitespace collapsed, bounded.
+    """One line of text: NFKC (punctuation kept), invisible characters removed, whitespace collapsed, bounded.
 
     A value that is not a string (a JSON number, a list) is refused with a message,
     never stringified: the caller sent the wrong thing.
@@ -49,7 +66,7 @@ def clean_line(raw: object, field: str, label: str, max_len: int, required: bool
         raw = ""
     if not isinstance(raw, str):
         raise DomainError(f"{label}必须是文字。", f"{field}_invalid", field)
-    text = _SPACES.sub(" ", strip_invisible(unicodedata.normalize("NFKC", raw))).strip()
+    text = _SPACES.sub(" ", strip_invisible(fold_width(raw))).strip()
     if required and not text:
         raise DomainError(f"请填写{label}。", f"{field}_empty", field)
     if len(text) > max_len:

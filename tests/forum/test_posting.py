@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import timedelta
 from html.parser import HTMLParser
 from types import SimpleNamespace
@@ -65,8 +64,8 @@ def notes(user_id: int) -> list[tuple[str, str]]:
 
 
 def note(kind: str, text: str) -> tuple[str, str]:
-    """A notification as stored (notify() NFKC-folds its text: ，→ , and ：→ :)."""
-    return kind, unicodedata.normalize("NFKC", text)
+    """A notification as stored (full-width punctuation kept as written)."""
+    return kind, text
 
 
 def counts(topic_id: int, board_id: int) -> tuple[int, int, int]:

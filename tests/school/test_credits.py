@@ -86,7 +86,7 @@ def test_awards_once_by_duration_tiers_with_course_and_quiz_bonus(ctx, make_cour
     assert rows[3].source == CreditSource.course
     assert db.session.scalar(select(func.count()).select_from(CourseCompletion)) == 1
     note = db.session.scalar(select(Notification).where(Notification.user_id == member))
-    assert note.text.startswith("已完成课程《党章学习》") and "获得 1 学时" in note.text  # NFKC: ， → ,
+    assert note.text.startswith("已完成课程《党章学习》") and "获得 1 学时" in note.text
     user = db.session.get(User, member)
     summary = credits.summary(user)
     assert summary["total"] == Decimal("3.25") and summary["required"] == Decimal("32")
