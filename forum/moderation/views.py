@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -18,6 +19,7 @@ from dangxiao.accounts.models import User
 from dangxiao.errors import DomainError
 from dangxiao.extensions import db
 from dangxiao.queries import get_or_404
+from dangxiao.security import is_safe_next
 from dangxiao.text.clean import clean_block, clean_line, strip_invisible
 from dangxiao.transactions import atomic
 from forum.moderation import rules
@@ -90,6 +92,15 @@ def _list_page(**extra: Any):
     )
 
 
+def _back():
+    """Back to the rule list the moderator acted from (its filters and page), else the plain list."""
+    target = request.values.get("next", "")
+    index = url_for("moderation_admin.index")
+    if is_safe_next(target) and urlsplit(target).path == index:
+        return redirect(target)
+    return redirect(index)
+
+
 def _category() -> str:
     """The category field, cleaned like any one-line field (no NUL or invisible characters)."""
     return clean_line(request.form.get("category", ""), "category", "类别", 50, required=False)
@@ -107,13 +118,13 @@ def try_text():
     scope = request.form.get("scope", "all")
     if scope not in SCOPES:
         flash("未知的适用范围。", "error")
-        return redirect(url_for("moderation_admin.index"))
+        return _back()
     text = raw.replace("\r\n", "\n").replace("\x00", "")[:MAX_TRY]
     try:
         clean_block(text, "text", "试一试的文字", MAX_TRY)  # refuses an empty (or only invisible) text
     except DomainError as error:
         flash(error.message, "error")
-        return redirect(url_for("moderation_admin.index"))
+        return _back()
     verdict = rules.check(text, scope)  # the original text: spans point into what was typed
     return _list_page(trial=verdict, trial_pieces=pieces(verdict.text, verdict.matches), trial_scope=scope)
 
@@ -135,7 +146,7 @@ def add():
         flash(error.message, "error")
     else:
         flash(f"已添加规则“{word}”。", "success")
-    return redirect(url_for("moderation_admin.index"))
+    return _back()
 
 
 @bp.route("/<int:rule_id>/edit", methods=["GET", "POST"])
@@ -161,7 +172,7 @@ def edit(rule_id: int):
             error = failure.message
         else:
             flash(f"已修改规则“{word}”。", "success")
-            return redirect(url_for("moderation_admin.index"))
+            return _back()
     return render_template(
         "moderation/rule_edit.html",
         rule=rule,
@@ -180,7 +191,7 @@ def toggle(rule_id: int):
     wanted = request.form.get("enabled", "")
     if wanted not in ("1", "0"):
         flash("提交的内容不正确，请重试。", "error")
-        return redirect(url_for("moderation_admin.index"))
+        return _back()
     try:
         with atomic():
             rule = get_or_404(ModerationRule, rule_id, "规则不存在。")
@@ -190,7 +201,7 @@ def toggle(rule_id: int):
         flash(error.message, "error")
     else:
         flash(f"已{'启用' if wanted == '1' else '停用'}规则“{word}”。", "success")
-    return redirect(url_for("moderation_admin.index"))
+    return _back()
 
 
 def _upload() -> tuple[bytes, str]:
@@ -226,7 +237,7 @@ def import_list():
         flash(error.message, "error")
     else:
         flash(f"已添加 {added} 条。", "success")
-    return redirect(url_for("moderation_admin.index"))
+    return _back()
 
 
 @bp.route("/export")

@@ -147,3 +147,24 @@ def test_moderator_edits_a_rule_and_the_change_is_audited(app, client, auth, cre
     auth.login("member")
     assert client.get(f"{URL}{rule_id}/edit").status_code == 403
     assert client.post(f"{URL}{rule_id}/edit", data={"word": "x1", "action": "block"}).status_code == 403
+
+
+def test_actions_return_to_the_filtered_list(app, client, auth, create_user):
+    create_user("mod", roles=["moderator"])
+    auth.login("mod")
+    listing = URL + "?action=block&page=1"
+    client.post(URL + "add", data={"word": "刷单", "action": "block", "next": listing})
+    with app.app_context():
+        rule_id = db.session.scalar(select(ModerationRule.id).where(ModerationRule.word == "刷单"))
+    page = client.get(listing).get_data(as_text=True)
+    assert f'value="{listing}"' in page.replace("&amp;", "&")  # every form carries where it came from
+
+    back = client.post(f"{URL}{rule_id}/toggle", data={"enabled": "0", "next": listing})
+    assert back.status_code == 302 and back.headers["Location"].endswith(listing)
+    edited = client.post(
+        f"{URL}{rule_id}/edit", data={"word": "刷单", "action": "review", "scope": "all", "next": listing}
+    )
+    assert edited.headers["Location"].endswith(listing)
+    for hostile in ("https://evil.example/", "//evil.example/moderation/rules/", "/moderation/rules/try"):
+        away = client.post(f"{URL}{rule_id}/toggle", data={"enabled": "1", "next": hostile})
+        assert away.headers["Location"].endswith(URL)  # anything but the list itself: the plain list
