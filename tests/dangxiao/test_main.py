@@ -95,6 +95,8 @@ def test_favicon_is_an_icon(visitor):
     assert response.data[:4] == b"\x00\x00\x01\x00"  # ICO header
     assert len(response.data) < 16 * 1024
     assert "max-age" in response.headers["Cache-Control"]
+    again = visitor.get("/favicon.ico", headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status_code == 304 and not again.data  # a browser that has it gets nothing more
     response.close()
     svg = visitor.get("/static/favicon.svg")
     assert svg.status_code == 200
