@@ -21,9 +21,10 @@ from dangxiao.extensions import db
 from dangxiao.queries import MAX_ID, id_arg
 from dangxiao.templating import localtime
 from dangxiao.transactions import atomic
-from forum import post_block, reading
+from forum import post_block, posting, reactions, reading, topic_admin
 from forum.boards import may_post, moderates_any_board, readable_boards_stmt
 from forum.models import FlagReason, Post, PostState, Topic, TopicKind
+from forum.moderation.silence import silenced_until
 
 bp = Blueprint("forum", __name__, url_prefix="/forum")
 ACCESS = {
@@ -101,14 +102,12 @@ def topic(topic_id: int):
 @bp.get("/p/<int:post_id>")
 def post(post_id: int):
     """A link to one post (notifications, the review queue): the topic page that holds it."""
-    from forum.posting import post_url
 
-    return redirect(post_url(reading.readable_post(current_user, post_id)))
+    return redirect(posting.post_url(reading.readable_post(current_user, post_id)))
 
 
 def _reply_refusal(actor: Any, topic: Topic) -> str | None:
     """Why the reply box is not shown (None: it is). The service decides again on submit."""
-    from forum.moderation.silence import silenced_until
 
     if not actor.is_authenticated:
         return "login"
@@ -137,7 +136,6 @@ def _topic_page(
     reply_error: str | None = None,
     status: int = 200,
 ):
-    from forum import posting, reactions
 
     actor = _actor()
     view = reading.posts_page(actor, topic, page)
@@ -187,7 +185,6 @@ def _topic_page(
 
 @bp.route("/b/<int:board_id>/new", methods=["GET", "POST"])
 def new_topic(board_id: int):
-    from forum import posting
 
     board = reading.readable_board(current_user, board_id)
     if not may_post(current_user, board):
@@ -210,7 +207,6 @@ def new_topic(board_id: int):
 
 @bp.post("/t/<int:topic_id>/reply")
 def reply(topic_id: int):
-    from forum import posting
 
     topic = reading.readable_topic(current_user, topic_id)
     body = request.form.get("body", "")
@@ -234,15 +230,13 @@ def reply(topic_id: int):
 @bp.get("/p/<int:post_id>/quote")
 def quote(post_id: int):
     """The quote text for the reply box (forum.js; without JS the 引用 link reloads with ?quote=)."""
-    from forum.posting import quote_markdown
 
     post = reading.readable_post(current_user, post_id)
-    return jsonify(post_id=post.id, markdown=quote_markdown(post))
+    return jsonify(post_id=post.id, markdown=posting.quote_markdown(post))
 
 
 @bp.route("/p/<int:post_id>/edit", methods=["GET", "POST"])
 def edit(post_id: int):
-    from forum import posting
 
     post = reading.readable_post(current_user, post_id)
     if not posting.may_edit(current_user, post):
@@ -267,15 +261,12 @@ def edit(post_id: int):
     return redirect(url)
 
 
-def _post_action(post_id: int, action):
-    """Run `action(post)` (returns the success message) in one transaction; refusals are flashed."""
-    from forum.posting import post_url
-
-    post = reading.readable_post(current_user, post_id)
-    back = post_url(post)
+def _acted(action, back: str):
+    """Run `action(back) -> (message, back)` in one transaction and go back; a refusal is
+    flashed (JSON callers, the like button's script, get the JSON error instead)."""
     try:
         with atomic():
-            message, back = action(post, back)
+            message, back = action(back)
     except DomainError as error:
         if wants_json():
             raise
@@ -285,13 +276,18 @@ def _post_action(post_id: int, action):
     return redirect(back)
 
 
+def _post_action(post_id: int, action):
+    """`action(post, back) -> (message, back)` on a post the actor may read."""
+    post = reading.readable_post(current_user, post_id)
+    return _acted(lambda back: action(post, back), posting.post_url(post))
+
+
 @bp.route("/p/<int:post_id>/delete", methods=["GET", "POST"])
 def delete(post_id: int):
     """A confirmation page with the reason (required from moderators: the author is told it)."""
-    from forum.posting import delete_post, may_delete, post_url
 
     post = reading.readable_post(current_user, post_id)
-    if not may_delete(current_user, post):
+    if not posting.may_delete(current_user, post):
         raise Forbidden("您不能删除这条帖子。")
     opener = post.id == post.topic.first_post_id
     context = {"post": post, "topic": post.topic, "opener": opener, "own": post.author_id == current_user.id}
@@ -301,8 +297,8 @@ def delete(post_id: int):
     board_id = post.topic.board_id
     try:
         with atomic():
-            delete_post(current_user, post, reason)
-            back = post_url(post) if reading.may_see_topic(current_user, post.topic) else None
+            posting.delete_post(current_user, post, reason)
+            back = posting.post_url(post) if reading.may_see_topic(current_user, post.topic) else None
     except DomainError as error:
         post = reading.readable_post(current_user, post_id)
         context.update(post=post, topic=post.topic)
@@ -313,14 +309,12 @@ def delete(post_id: int):
 
 @bp.post("/p/<int:post_id>/like")
 def like(post_id: int):
-    from forum.posting import post_url
-    from forum.reactions import toggle_like
 
     post = reading.readable_post(current_user, post_id)
-    back = post_url(post)
+    back = posting.post_url(post)
     try:
         with atomic():
-            liked, count = toggle_like(current_user, post)
+            liked, count = reactions.toggle_like(current_user, post)
     except DomainError as error:
         if wants_json():
             raise
@@ -334,8 +328,6 @@ def like(post_id: int):
 @bp.route("/p/<int:post_id>/flag", methods=["GET", "POST"])
 def flag(post_id: int):
     """举报: a small page of its own (reason + note), so a topic page does not carry 50 forms."""
-    from forum.posting import post_url
-    from forum.reactions import flag_post
 
     post = reading.readable_post(current_user, post_id)
     form = {"reason": "", "note": ""}
@@ -346,8 +338,8 @@ def flag(post_id: int):
         if form["reason"] not in {r.value for r in FlagReason}:
             raise DomainError("请选择举报原因。", "reason_required", "reason")
         with atomic():
-            flag_post(current_user, post, form["reason"], form["note"])
-            back = post_url(post)
+            reactions.flag_post(current_user, post, form["reason"], form["note"])
+            back = posting.post_url(post)
     except DomainError as error:
         if wants_json():
             raise
@@ -367,10 +359,9 @@ def flag(post_id: int):
 
 @bp.post("/p/<int:post_id>/accept")
 def accept(post_id: int):
-    from forum.reactions import accept_answer
 
     def act(post: Post, back: str):
-        topic = accept_answer(current_user, post)
+        topic = reactions.accept_answer(current_user, post)
         return ("已采纳为最佳答案。" if topic.accepted_post_id == post.id else "已取消采纳。"), back
 
     return _post_action(post_id, act)
@@ -378,10 +369,9 @@ def accept(post_id: int):
 
 @bp.get("/p/<int:post_id>/revisions")
 def revisions(post_id: int):
-    from forum.topic_admin import revisions as load_revisions
 
     post = reading.readable_post(current_user, post_id)
-    rows = load_revisions(current_user, post)
+    rows = topic_admin.revisions(current_user, post)
     return _render("forum/revisions.html", post=post, topic=post.topic, revisions=rows)
 
 
@@ -396,66 +386,46 @@ def _on() -> bool:
 
 
 def _topic_action(topic_id: int, action):
+    """`action(topic) -> message` on a topic the actor may read; back to the topic."""
     topic = reading.readable_topic(current_user, topic_id)
-    back = url_for("forum.topic", topic_id=topic.id)
-    try:
-        with atomic():
-            message = action(topic)
-    except DomainError as error:
-        if wants_json():
-            raise
-        flash(error.message, "error")
-    else:
-        flash(message, "success")
-    return redirect(back)
+    return _acted(lambda back: (action(topic), back), url_for("forum.topic", topic_id=topic.id))
+
+
+def _toggle(topic_id: int, setter, when_on: str, when_off: str):
+    """Set one of the topic's switches to the submitted `on` value."""
+
+    def act(topic: Topic) -> str:
+        on = _on()
+        setter(current_user, topic, on)
+        return when_on if on else when_off
+
+    return _topic_action(topic_id, act)
 
 
 @bp.post("/t/<int:topic_id>/subscribe")
 def subscribe(topic_id: int):
-    from forum.reactions import set_subscription
-
-    def act(topic: Topic) -> str:
-        on = _on()
-        set_subscription(current_user, topic, on)
-        return "已关注该主题，有新回复时会通知您。" if on else "已取消关注。"
-
-    return _topic_action(topic_id, act)
+    return _toggle(topic_id, reactions.set_subscription, "已关注该主题，有新回复时会通知您。", "已取消关注。")
 
 
 @bp.post("/t/<int:topic_id>/pin")
 def pin(topic_id: int):
-    from forum.topic_admin import set_pinned
-
-    def act(topic: Topic) -> str:
-        on = _on()
-        set_pinned(current_user, topic, on)
-        return "已置顶。" if on else "已取消置顶。"
-
-    return _topic_action(topic_id, act)
+    return _toggle(topic_id, topic_admin.set_pinned, "已置顶。", "已取消置顶。")
 
 
 @bp.post("/t/<int:topic_id>/lock")
 def lock(topic_id: int):
-    from forum.topic_admin import set_locked
-
-    def act(topic: Topic) -> str:
-        on = _on()
-        set_locked(current_user, topic, on)
-        return "已锁定，成员不能再回复。" if on else "已解除锁定。"
-
-    return _topic_action(topic_id, act)
+    return _toggle(topic_id, topic_admin.set_locked, "已锁定，成员不能再回复。", "已解除锁定。")
 
 
 @bp.post("/t/<int:topic_id>/move")
 def move(topic_id: int):
-    from forum.topic_admin import move_topic
 
     def act(topic: Topic) -> str:
         target_id = id_arg(request.form.get("board_id"))
         if target_id is None:
             raise DomainError("请选择要移动到的版块。", "board_required", "board_id")
         target = reading.readable_board(current_user, target_id)
-        move_topic(current_user, topic, target)
+        topic_admin.move_topic(current_user, topic, target)
         return f"已移动到“{target.name}”。"
 
     return _topic_action(topic_id, act)
