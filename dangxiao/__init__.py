@@ -137,6 +137,8 @@ def configure_extensions(app: Flask) -> None:
     from dangxiao.notifications import events, policy  # noqa: F401
     from forum import board_admin, review  # noqa: F401  (forum.manage_boards; the "post" review kind)
     from forum import policy as forum_policy  # noqa: F401
+    from forum.helpdesk import policy as helpdesk_policy  # noqa: F401
+    from forum.helpdesk import review as helpdesk_review  # noqa: F401  (the "help" and "help_msg" review kinds)
     from forum.moderation import policy as moderation_policy  # noqa: F401
 
     realtime.init_app(app)
@@ -198,6 +200,7 @@ def configure_templates(app: Flask) -> None:
 def configure_cli(app: Flask) -> None:
     from dangxiao.cli import register_cli
     from dangxiao.school.cli import school_cli
+    from forum.helpdesk.cli import helpdesk_cli
     from forum.moderation.cli import moderation_cli
     from media.cli import media_cli
 
@@ -205,3 +208,4 @@ def configure_cli(app: Flask) -> None:
     app.cli.add_command(media_cli)
     app.cli.add_command(school_cli)
     app.cli.add_command(moderation_cli)
+    app.cli.add_command(helpdesk_cli)

@@ -1,0 +1,1 @@
+"""Help-desk policy rules (being written)."""

@@ -1,0 +1,1 @@
+"""Review-queue kinds "help" and "help_msg" (being written)."""
