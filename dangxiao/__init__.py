@@ -38,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=os.path.join(ROOT, "templates"),
     )
     configure_app(app, config)
+    check_settings(app)
     app.url_map.converters["int"] = BoundedInt
     configure_extensions(app)
     configure_security(app)
@@ -45,6 +46,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_templates(app)
     configure_cli(app)
     return app
+
+
+def check_settings(app: Flask) -> None:
+    """Settings a package parses itself fail at startup, not on the first request that needs them."""
+    from forum.helpdesk.sla import check_config
+
+    check_config(app.config)
 
 
 def configure_app(app: Flask, config: Mapping[str, Any] | None) -> None:
