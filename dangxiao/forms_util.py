@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import flash, request
+from collections.abc import Callable
+
+from flask import flash, redirect, request
 from flask_wtf import FlaskForm
 from flask_wtf.form import _Auto
 from werkzeug.datastructures import CombinedMultiDict
 from wtforms.fields.choices import SelectChoice
 
 from dangxiao.errors import DomainError
+from dangxiao.transactions import atomic
 
 SUBMIT_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -46,3 +49,15 @@ def attach_error(form: FlaskForm, error: DomainError) -> None:
 def options(pairs) -> list[SelectChoice]:
     """SelectField choices in the form WTForms 3.3+ wants (tuples are deprecated there)."""
     return [SelectChoice(value=value, label=label) for value, label in pairs]
+
+
+def run_and_flash(run: Callable[[], object], done: str, back: str):
+    """A one-button POST: run the service in its own transaction, flash the outcome, go `back`."""
+    try:
+        with atomic():
+            run()
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(done, "success")
+    return redirect(back)

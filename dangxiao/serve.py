@@ -44,7 +44,9 @@ def browse_url(host: str, port: int) -> str:
 
 def serve(app: Flask, host: str | None = None, port: int | None = None) -> None:
     from dangxiao.extensions import socketio
+    from dangxiao.text import segment
 
+    segment.warm_up()
     host, port = listen_address(host, port)
     wildcard = "（监听所有网卡）" if host in WILDCARD_HOSTS else ""
     print(f"服务地址: {browse_url(host, port)}{wildcard}", flush=True)

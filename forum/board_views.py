@@ -13,7 +13,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from dangxiao.access import role
 from dangxiao.accounts import branches as branch_service
 from dangxiao.errors import DomainError
-from dangxiao.forms_util import Form, attach_error, options
+from dangxiao.forms_util import Form, attach_error, options, run_and_flash
 from dangxiao.transactions import atomic
 from forum import board_admin
 from forum.models import Approval, Board, PostAccess, ReadAccess
@@ -107,14 +107,7 @@ def board_edit(board_id: int):
 
 
 def _action(run, done: str):
-    try:
-        with atomic():
-            run()
-    except DomainError as error:
-        flash(error.message, "error")
-    else:
-        flash(done, "success")
-    return redirect(url_for("forum_admin.boards"))
+    return run_and_flash(run, done, url_for("forum_admin.boards"))
 
 
 @bp.route("/boards/<int:board_id>/archive", methods=["POST"])

@@ -67,6 +67,14 @@ def tokenizer() -> jieba.Tokenizer:
     return tok
 
 
+def warm_up() -> threading.Thread:
+    """Build the tokenizer in a background thread, so the first member typing a request (its
+    suggestions segment the text) does not wait ~2 s for jieba's dictionary."""
+    thread = threading.Thread(target=tokenizer, name="jieba-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def cut(text: str, hmm: bool = False) -> list[str]:
     """Tokens of `text` in order, punctuation and spaces included (callers filter what they need)."""
     if not text:

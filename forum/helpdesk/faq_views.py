@@ -13,7 +13,7 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 
 from dangxiao.access import LOGIN, PUBLIC
 from dangxiao.errors import DomainError
-from dangxiao.forms_util import Form, attach_error, options
+from dangxiao.forms_util import Form, attach_error, options, run_and_flash
 from dangxiao.policy import require
 from dangxiao.transactions import atomic
 from forum.helpdesk import faq as faq_service
@@ -116,14 +116,7 @@ def template_edit(template_id: int):
 
 
 def _action(run, done: str):
-    try:
-        with atomic():
-            run()
-    except DomainError as error:
-        flash(error.message, "error")
-    else:
-        flash(done, "success")
-    return redirect(url_for("help_faq.templates"))
+    return run_and_flash(run, done, url_for("help_faq.templates"))
 
 
 @bp.route("/templates/<int:template_id>/delete", methods=["POST"])

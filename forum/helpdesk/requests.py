@@ -1,14 +1,6 @@
 """Help requests: filing and reading (services: actor first, flush only); the status machine
 after filing is forum.helpdesk.workflow, the review decisions forum.helpdesk.review.
 
-Status: 待受理 pending → 处理中 in_progress (a handler accepts, or the requester follows up
-after an answer) → 已答复 answered (any handler answer) → 已解决 resolved (the requester
-confirms) / 已关闭 closed (the requester withdraws, or a handler closes with a note); the
-requester may reopen within HELPDESK_REOPEN_DAYS of the end. Every change is one
-HelpEvent. Status changes are conditional UPDATEs (``WHERE status = <what the actor saw>``):
-of two handlers accepting at once one wins, the other gets "request_changed". Answers only
-require the request not to have ended meanwhile, so two answers never cancel each other.
-
 The keyword engine (scope "help") reads every description and message: ``block`` refuses
 naming the words, ``review`` holds the request (or message) for a moderator in the shared
 review queue before any handler sees it, ``censor`` masks, ``tag`` suggests the category

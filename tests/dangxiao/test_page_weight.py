@@ -28,14 +28,28 @@ def _weight(client, path: str) -> tuple[int, list[str]]:
     return total, assets
 
 
-@pytest.mark.parametrize("path", ["/", "/accounts/login", "/accounts/register"])
+@pytest.mark.parametrize("path", ["/", "/accounts/login", "/accounts/register", "/help/", "/help/faq"])
 def test_public_pages_fit_the_budget(client, path):
     total, assets = _weight(client, path)
     assert total <= BUDGET, (path, total, assets)
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/accounts/profile", "/notifications/", "/admin/users", "/admin/media/", "/moderation/rules/"]
+    "path",
+    [
+        "/",
+        "/accounts/profile",
+        "/notifications/",
+        "/admin/users",
+        "/admin/media/",
+        "/moderation/rules/",
+        "/help/?tab=all",
+        "/help/new",
+        "/help/templates/",
+        "/admin/help/routes/",
+        "/help/stats/",
+        "/help/stats/hot",
+    ],
 )
 def test_logged_in_pages_fit_the_budget_with_the_live_client(client, create_user, path):
     create_user("weigher", roles=["admin"])
