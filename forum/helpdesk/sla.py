@@ -97,13 +97,12 @@ def due_at(start: datetime, days: int | None = None) -> datetime:
         days = int(current_app.config["HELPDESK_SLA_WORKING_DAYS"])
     zone = site_zone()
     day = (aware(start) or utcnow()).astimezone(zone).date()
-    off, on = holidays(), makeup_workdays()
     counted = 0
     for _ in range(MAX_DAYS_SCANNED):
         if counted >= max(days, 0):
             break
         day += timedelta(days=1)
-        if day in on or (day not in off and day.weekday() < 5):
+        if is_working_day(day):
             counted += 1
     else:
         raise SLAConfigError("HELPDESK_HOLIDAYS leaves no working day in ten years")

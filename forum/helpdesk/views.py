@@ -84,7 +84,6 @@ def _count(stmt) -> int:
 
 @bp.get("/")
 def index():
-
     actor = _actor()
     if not actor.is_authenticated:
         return render_template("helpdesk/index.html", visitor=True, faq_url=_faq_url())
@@ -214,7 +213,6 @@ def _new_page(form: dict[str, str], error: DomainError | None = None, status: in
 
 @bp.route("/new", methods=["GET", "POST"])
 def new():
-
     form = {"category": "", "region": "", "description": ""}
     if request.method == "GET":
         return _new_page(form)
@@ -281,17 +279,14 @@ def _show_page(req: HelpRequest, *, form: dict[str, str] | None = None, error: D
 
 @bp.get("/r/<int:request_id>")
 def show(request_id: int):
-
     return _show_page(handlers.get_visible(_actor(), request_id))
 
 
 def _answer(actor: Any, request_id: int) -> tuple[Any, str]:
-
     body = request.form.get("body", "")
     template_id = id_arg(request.form.get("template_id"))
     if template_id is not None and not body.strip():
         # Without JavaScript the chosen template is sent as it is.
-
         try:
             body = faq.get_template(template_id).body
         except NotFound:
@@ -302,14 +297,12 @@ def _answer(actor: Any, request_id: int) -> tuple[Any, str]:
 
 
 def _follow_up(actor: Any, request_id: int) -> tuple[Any, str]:
-
     message = workflow.follow_up(actor, request_id, request.form.get("body", ""), _uploads())
     held = message.state == MessageState.held
     return message, ("补充说明已提交，需经审核后处理人员才能看到。" if held else "补充说明已提交。")
 
 
 def _hand_over(actor: Any, request_id: int) -> tuple[Any, str]:
-
     branch_id = id_arg(request.form.get("branch_id"))
     if branch_id is None:
         raise DomainError("请选择要转办的组织。", "branch_required", "branch_id")
@@ -318,7 +311,6 @@ def _hand_over(actor: Any, request_id: int) -> tuple[Any, str]:
 
 def _simple(name: str, message: str, *fields: str):
     def run(actor: Any, request_id: int) -> tuple[Any, str]:
-
         values = [request.form.get(f, "") for f in fields]
         return getattr(workflow, name)(actor, request_id, *values), message
 
@@ -340,7 +332,6 @@ _TEXT_ACTIONS = {"answer", "follow_up"}
 
 @bp.post("/r/<int:request_id>/<action>")
 def act(request_id: int, action: str):
-
     if action not in ACTIONS:
         raise NotFound("页面不存在。")
     actor = _actor()
@@ -397,11 +388,9 @@ def attachment(request_id: int, attachment_id: int):
 @bp.get("/suggest")
 def suggest():
     """Category (tag rules), places named and FAQ entries for the text being typed."""
-    from forum.helpdesk import requests as services
-
     text = request.args.get("text", "")[:SUGGEST_MAX_CHARS]
     found = services.suggest(text) if text.strip() else {}
-    base = _faq_url() or ""
+    base = _faq_url()
     entries = faq.suggest(text) if text.strip() else []
     response = jsonify(
         category=found.get("category"),
