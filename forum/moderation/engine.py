@@ -1,6 +1,6 @@
 """Verdicts over a rule set: which rules fire in a text, where, and what follows. Pure.
 
-A rule's word and the text are folded by :mod:`forum.moderation.normalise`, matched by
+A rule's word and the text are folded by :mod:`dangxiao.text.normalise`, matched by
 the automaton, and every match is mapped back to its span in the ORIGINAL text (what a
 moderator sees highlighted, what censoring replaces).
 
@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from dangxiao.text.normalise import fold_char, normalise, normalise_text
 from forum.moderation.matcher import Matcher
-from forum.moderation.normalise import fold_char, normalise, normalise_text
 
 ACTIONS = ("block", "review", "flag", "censor", "tag", "allow")
 SCOPES = ("all", "forum", "help", "live")

@@ -24,10 +24,10 @@ from dangxiao.errors import DomainError, NotFound
 from dangxiao.extensions import db
 from dangxiao.policy import require
 from dangxiao.text.clean import clean_line
+from dangxiao.text.normalise import normalise_text
 from forum.moderation import audit
 from forum.moderation.engine import ACTIONS, SCOPES, Engine, RuleSpec, Verdict
 from forum.moderation.models import ModerationRule, ModerationRuleSet
-from forum.moderation.normalise import normalise_text
 
 _lock = threading.Lock()
 _engines: dict[str, tuple[str, Engine]] = {}  # database URL → (token, engine)

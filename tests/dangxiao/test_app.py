@@ -97,8 +97,11 @@ def test_models_match_the_migrations(ctx):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    from dangxiao.search.models import include_object
+
     with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": include_object})
+        diff = compare_metadata(context, db.metadata)
     assert diff == []
 
 

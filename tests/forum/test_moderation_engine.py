@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from dangxiao.text.normalise import normalise
 from forum.moderation.engine import Engine, RuleSpec
-from forum.moderation.normalise import normalise
 
 ENGINE = Engine(
     [

@@ -1,4 +1,4 @@
-"""The one text normalisation for matching (moderation now, search later): pure, no Flask.
+"""The one text normalisation for matching, shared by moderation and search: pure, no Flask.
 
 Each character of the input is folded on its own, through one precomputed table, so a
 normalised string maps back to the original character by character:
