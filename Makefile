@@ -78,6 +78,7 @@ migrate: deps
 
 seed: deps
 	$(FLASK) seed-demo
+	$(FLASK) search reindex  # content that existed before the search index (an older instance database)
 
 worker: deps
 	$(FLASK) media worker

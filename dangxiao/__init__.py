@@ -144,8 +144,10 @@ def configure_extensions(app: Flask) -> None:
     from dangxiao import realtime
     from dangxiao.accounts import policy as accounts_policy  # noqa: F401
     from dangxiao.notifications import events, policy  # noqa: F401
+    from dangxiao.school import search_sources as school_search  # noqa: F401  (search: course, lesson; hooks)
     from forum import board_admin, review  # noqa: F401  (forum.manage_boards; the "post" review kind)
     from forum import policy as forum_policy  # noqa: F401
+    from forum import search_sources as forum_search  # noqa: F401  (search: topic, post, faq, help; hooks)
     from forum.helpdesk import policy as helpdesk_policy  # noqa: F401
     from forum.helpdesk import review as helpdesk_review  # noqa: F401  (the "help" and "help_msg" review kinds)
     from forum.moderation import policy as moderation_policy  # noqa: F401
@@ -168,6 +170,7 @@ def configure_blueprints(app: Flask) -> None:
     from dangxiao.admin import views as admin
     from dangxiao.main import views as main
     from dangxiao.school import register_blueprints as register_school
+    from dangxiao.search import views as search_views
     from forum import register_blueprints as register_forum
     from media.views import register_blueprints as register_media
 
@@ -183,6 +186,7 @@ def configure_blueprints(app: Flask) -> None:
     access.register(app, notifications.api, notifications.API_ACCESS)
     register_forum(app)
     register_media(app)
+    access.register(app, search_views.bp, search_views.ACCESS)
 
 
 def configure_templates(app: Flask) -> None:
@@ -209,6 +213,7 @@ def configure_templates(app: Flask) -> None:
 def configure_cli(app: Flask) -> None:
     from dangxiao.cli import register_cli
     from dangxiao.school.cli import school_cli
+    from dangxiao.search.cli import search_cli
     from forum.helpdesk.cli import helpdesk_cli
     from forum.moderation.cli import moderation_cli
     from media.cli import media_cli
@@ -218,3 +223,4 @@ def configure_cli(app: Flask) -> None:
     app.cli.add_command(school_cli)
     app.cli.add_command(moderation_cli)
     app.cli.add_command(helpdesk_cli)
+    app.cli.add_command(search_cli)

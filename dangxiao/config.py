@@ -103,6 +103,8 @@ class Defaults:
     SEARCH_ELASTICSEARCH_URL: str | None = None  # default: the ELASTICSEARCH_URL environment variable
     SEARCH_INDEX_PREFIX = "dangxiao"  # Elasticsearch alias; indexes are <prefix>-<timestamp>
     SEARCH_PAGE_SIZE = 10
+    SEARCH_MAX_MATCHES = 2_000  # matches counted and ranked per query (newest first); above it totals read "2000+"
+    SEARCH_RATE_LIMIT = "60 per minute"  # /api/search per member (or address)
     SEARCH_MAX_QUERY_CHARS = 200  # a longer query is cut (10 KB pasted in stays harmless)
     SEARCH_BODY_MAX_CHARS = 20_000  # of a document's text kept for snippets and tokens
 

@@ -64,6 +64,17 @@ def database_status() -> dict:
         return {"ok": False, "backend": db.engine.dialect.name, "error": type(exc).__name__}
 
 
+def search_status() -> dict:
+    """The search engine and how many documents it holds (`flask search reindex` fills it)."""
+    from dangxiao.search.service import status
+
+    try:
+        return {"ok": True, **status()}
+    except Exception as exc:  # noqa: BLE001 — health checks report, they do not raise
+        db.session.rollback()
+        return {"ok": False, "error": type(exc).__name__}
+
+
 def from_this_machine() -> bool:
     """A direct request from the server itself (a monitoring script, `curl` over ssh).
 
@@ -84,8 +95,8 @@ def may_see_health_details() -> bool:
 def healthz():
     """200/503 with {"status": "ok"|"error"} for everyone; the checks only for admins and localhost.
 
-    The details (database backend, queue counts, free disk bytes) help an attacker more than
-    a load balancer, which needs only the status code.
+    The details (database backend, queue counts, free disk bytes, search index size) help an
+    attacker more than a load balancer, which needs only the status code.
     """
     from media.health import media_status, queue_status
 
@@ -93,6 +104,9 @@ def healthz():
     ok = all(c["ok"] for c in checks.values())
     body: dict = {"status": "ok" if ok else "error"}
     if may_see_health_details():
+        # Details only (a count is not free on a big index), and not part of "ok": a broken
+        # index degrades search alone, the load balancer must keep sending the rest.
+        checks["search"] = search_status()
         body["checks"] = checks
     response = jsonify(body)
     response.status_code = 200 if ok else 503

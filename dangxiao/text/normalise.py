@@ -201,3 +201,33 @@ class Normalised:
 def normalise(text: str) -> Normalised:
     """Fold `text` for matching; offsets map back with :meth:`Normalised.span`."""
     return Normalised(text, text.translate(_tables()[0]))
+
+
+# --- The search fold: same length as its input -------------------------------------------
+# Search highlights on the original text, so its fold must keep every offset: the same table
+# per character, but a dropped character becomes a space (a word break for jieba) and an
+# expansion (⑽ → "10") keeps the original character. Built from the moderation table, once.
+_search_table: list | None = None
+
+
+def _search_tables() -> list:
+    global _search_table
+    if _search_table is None:
+        table, _ = _tables()
+        with _lock:
+            if _search_table is None:
+                built: list = list(table)
+                for cp, out in enumerate(table):
+                    if isinstance(out, str):
+                        if out == DROPPED:
+                            built[cp] = " "
+                        elif out.startswith(EXPANDED):
+                            built[cp] = cp
+                _search_table = built
+    return _search_table
+
+
+def search_fold(text: str) -> str:
+    """`text` folded like :func:`normalise_text` but one character out per character in (so an
+    offset in the result is an offset in `text`): dropped characters become spaces."""
+    return text.translate(_search_tables())

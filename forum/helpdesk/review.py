@@ -20,6 +20,7 @@ from dangxiao.db_types import utcnow
 from dangxiao.errors import DomainError, Forbidden, NotFound
 from dangxiao.extensions import db
 from dangxiao.notifications.service import notify
+from dangxiao.search.service import touch
 from forum import limits
 from forum.boards import moderates
 from forum.helpdesk import regions, sla, steps
@@ -70,6 +71,7 @@ def release(actor: Any, req: HelpRequest) -> HelpRequest:
     if not ended:
         values["due_at"] = sla.due_at(now)
     steps.transition(req, list(RequestStatus), HelpRequest.held.is_(True), **values)
+    touch("help", [req.id])
     steps.event(req, steps.actor_id(actor), "released", req.status, req.status)
     if not ended:
         steps.notify_handlers(
