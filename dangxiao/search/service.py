@@ -34,16 +34,13 @@ from dangxiao.db_types import utcnow
 from dangxiao.extensions import db
 from dangxiao.search import Doc, sources
 from dangxiao.search import text as search_text
-from dangxiao.search.backends import Filters, IndexedDoc, chunks, get_backend, max_matches
+from dangxiao.search.backends import Filters, IndexedDoc, chunks, get_backend
 from dangxiao.transactions import after_commit
 
 log = logging.getLogger(__name__)
 
 _PENDING = "dangxiao.search.pending"
-MAX_PAGE = 100_000
-ELASTIC_TOTAL_LIMIT = (
-    10_000  # Elasticsearch's own track_total_hits default  # deeper than anyone pages; keeps OFFSET arithmetic small
-)
+MAX_PAGE = 100_000  # deeper than anyone pages; keeps OFFSET arithmetic small
 
 
 @dataclass(frozen=True)
@@ -108,7 +105,7 @@ def search(
         total, counts, hits = backend.search(parsed, tokens, filters, sort, (page - 1) * per_page, per_page)
     terms = parsed.raw_terms
     return Results(
-        capped=total >= (max_matches() if backend.name != "elasticsearch" else ELASTIC_TOTAL_LIMIT),
+        capped=backend.total_limit is not None and total >= backend.total_limit,
         total=total,
         counts=counts,
         hits=[

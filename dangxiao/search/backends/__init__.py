@@ -85,6 +85,11 @@ class Backend(Protocol):
 
     name: str
 
+    @property
+    def total_limit(self) -> int | None:
+        """Where this engine stops counting matches (None: totals are exact)."""
+        ...
+
     def upsert(self, docs: list[IndexedDoc]) -> None: ...
 
     def delete(self, keys: list[tuple[str, int]]) -> None: ...

@@ -179,6 +179,7 @@ class ElasticBackend:
     next search at once (tests); in production the index's 1 s refresh is enough."""
 
     name = "elasticsearch"
+    total_limit = None  # the query asks for exact totals (track_total_hits)
 
     def __init__(self, url: str, index_prefix: str = "dangxiao", *, refresh: bool = False, client: Any = None):
         if client is None:

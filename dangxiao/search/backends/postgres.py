@@ -40,6 +40,10 @@ TSV = literal_column("search_docs.tsv")
 class PostgresBackend:
     name = "postgres"
 
+    @property
+    def total_limit(self) -> int:
+        return max_matches()
+
     def upsert(self, docs: list[IndexedDoc]) -> None:
         if not docs:
             return

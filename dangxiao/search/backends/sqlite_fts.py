@@ -95,6 +95,10 @@ def _drop(conn, ids: list[int]) -> None:
 class SqliteBackend:
     name = "sqlite"
 
+    @property
+    def total_limit(self) -> int:
+        return max_matches()
+
     def upsert(self, docs: list[IndexedDoc]) -> None:
         if not docs:
             return
