@@ -108,6 +108,7 @@ def configure_extensions(app: Flask) -> None:
     from dangxiao.school import models as school_models  # noqa: F401
     from dangxiao.school.tasks import register_tasks as register_school_tasks
     from dangxiao.search import models as search_models  # noqa: F401
+    from dangxiao.tv import models as tv_models  # noqa: F401
     from forum import models as forum_models  # noqa: F401
     from forum.helpdesk import models as helpdesk_models  # noqa: F401
     from forum.moderation import models as moderation_models  # noqa: F401
@@ -171,6 +172,7 @@ def configure_blueprints(app: Flask) -> None:
     from dangxiao.main import views as main
     from dangxiao.school import register_blueprints as register_school
     from dangxiao.search import views as search_views
+    from dangxiao.tv import register as register_tv
     from forum import register_blueprints as register_forum
     from media.views import register_blueprints as register_media
 
@@ -187,6 +189,7 @@ def configure_blueprints(app: Flask) -> None:
     register_forum(app)
     register_media(app)
     access.register(app, search_views.bp, search_views.ACCESS)
+    register_tv(app)
 
 
 def configure_templates(app: Flask) -> None:
@@ -214,6 +217,7 @@ def configure_cli(app: Flask) -> None:
     from dangxiao.cli import register_cli
     from dangxiao.school.cli import school_cli
     from dangxiao.search.cli import search_cli
+    from dangxiao.tv.cli import devices_cli
     from forum.helpdesk.cli import helpdesk_cli
     from forum.moderation.cli import moderation_cli
     from media.cli import media_cli
@@ -224,3 +228,4 @@ def configure_cli(app: Flask) -> None:
     app.cli.add_command(moderation_cli)
     app.cli.add_command(helpdesk_cli)
     app.cli.add_command(search_cli)
+    app.cli.add_command(devices_cli)

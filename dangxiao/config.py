@@ -107,6 +107,12 @@ class Defaults:
     SEARCH_RATE_LIMIT = "60 per minute"  # /api/search per member (or address)
     SEARCH_MAX_QUERY_CHARS = 200  # a longer query is cut (10 KB pasted in stays harmless)
     SEARCH_BODY_MAX_CHARS = 20_000  # of a document's text kept for snippets and tokens
+    # set-top boxes at receiving stations (dangxiao/tv/)
+    TV_PAGE_SIZE = 20  # courses per catalogue page (JSON/XML) and vods per MacCMS page
+    TV_PAGE_MAX = 100  # the largest page a box may ask for with limit=
+    TV_FEED_CACHE_ENTRIES = 4096  # formatted feed bodies kept per process (per device, format, page, version)
+    TV_LAST_SEEN_INTERVAL = 60  # seconds between writes of a device's last-seen time and address
+    TV_TOMBSTONE_DAYS = 90  # a box that has not synced for longer gets a full list (deltas older are refused)
 
 
 def load_env(app_config: dict[str, Any]) -> None:

@@ -1,0 +1,5 @@
+"""(stub until written)"""
+
+from __future__ import annotations
+
+BLUEPRINTS: list = []
