@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, g, redirect, request, url_for
+from flask import Blueprint, Flask, current_app, jsonify, redirect, request, url_for
 from flask_login import current_user
 
 from dangxiao.accounts.models import Role
@@ -34,6 +34,7 @@ GRANT = "grant"
 TABLE_KEY = "access"
 DEVICE_LOADER_KEY = "access.device_loader"
 GRANT_VERIFIER_KEY = "access.grant_verifier"
+DEVICE_ENVIRON_KEY = "dangxiao.device"
 
 DeviceLoader = Callable[[], Any]
 #: Given the request's view args: True to let it through, else False or a refusal code.
@@ -104,10 +105,12 @@ def _grant_refusal():
 
 def current_device() -> Any:
     """The device the loader found for this request (None until one is registered)."""
-    if "device" not in g:
+    # Kept on the request (not g): a test's app context may outlive several requests.
+    environ = request.environ
+    if DEVICE_ENVIRON_KEY not in environ:
         loader = current_app.extensions.get(DEVICE_LOADER_KEY)
-        g.device = loader() if loader is not None else None
-    return g.device
+        environ[DEVICE_ENVIRON_KEY] = loader() if loader is not None else None
+    return environ[DEVICE_ENVIRON_KEY]
 
 
 def check_access(endpoint: str | None):
@@ -122,7 +125,8 @@ def check_access(endpoint: str | None):
     if rule == DEVICE:
         if current_device() is not None:
             return None
-        return error_response(401, "device_key_required", "需要有效的设备密钥。")
+        # Always JSON: boxes and players read it, and their paths (M3U, MacCMS, /tv/) are not under /api/.
+        return jsonify(error={"code": "device_key_required", "message": "需要有效的设备密钥。"}), 401
     if rule == GRANT:
         return _grant_refusal()
     if not current_user.is_authenticated:

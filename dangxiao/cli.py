@@ -140,6 +140,7 @@ def seed_demo_command(skip_media: bool):
     from dangxiao.demo import seed_demo
     from dangxiao.school.demo import seed_school_demo
     from dangxiao.school.demo_history import seed_study_history
+    from dangxiao.tv.demo import seed_tv
     from forum.demo import seed_forum
     from forum.helpdesk.demo import seed_helpdesk
     from media.demo import seed_demo_media
@@ -157,6 +158,8 @@ def seed_demo_command(skip_media: bool):
     for line in seed_forum():
         click.echo(line)
     for line in seed_helpdesk():
+        click.echo(line)
+    for line in seed_tv():
         click.echo(line)
 
 

@@ -111,8 +111,14 @@ class Defaults:
     TV_PAGE_SIZE = 20  # courses per catalogue page (JSON/XML) and vods per MacCMS page
     TV_PAGE_MAX = 100  # the largest page a box may ask for with limit=
     TV_FEED_CACHE_ENTRIES = 4096  # formatted feed bodies kept per process (per device, format, page, version)
+    TV_VERSION_TTL = (
+        1.0  # seconds a process trusts the catalogue version it read (other processes' changes show this late)
+    )
     TV_LAST_SEEN_INTERVAL = 60  # seconds between writes of a device's last-seen time and address
-    TV_TOMBSTONE_DAYS = 90  # a box that has not synced for longer gets a full list (deltas older are refused)
+    TV_PLAYS_PER_HOUR = 120  # plays a station may start in an hour (a box stuck in a loop is refused)
+    TV_REPORT_RATE_LIMIT = "60 per minute"  # play reports per station
+    TV_DELTA_OVERLAP_SECONDS = 60  # updated_since looks back this much (clock skew, commit order)
+    TV_TOMBSTONE_DAYS = 90  # a box that has not synced for longer gets the full list ("full": true)
 
 
 def load_env(app_config: dict[str, Any]) -> None:
