@@ -327,7 +327,6 @@ def paginate(items: list, page: int, limit: int) -> Page:
     return Page(items=list(items[start : start + limit]), page=page, pages=pages, total=total, limit=limit)
 
 
-
 def delta(device: Any, catalog: Catalog, since: datetime | None) -> tuple[list[TvCourse], list[TvTombstone], bool]:
     """(courses updated after `since`, tombstones since then for what the station does not see
     now, full). `full` is True — every course, no tombstones: replace your list — when `since`
