@@ -25,6 +25,8 @@ from flask import Blueprint, current_app, jsonify, request
 
 from dangxiao.access import DEVICE, PUBLIC, current_device
 from dangxiao.db_types import aware, utcnow
+from dangxiao.tv import catalog as service
+from dangxiao.tv import feedcache, xmlfeed
 from dangxiao.tv.m3u import FeedUrls
 
 if TYPE_CHECKING:
@@ -155,15 +157,13 @@ def arg(name: str) -> str | None:
 
 
 def _serve(kind: str):
-    from dangxiao.tv import catalog as service
-    from dangxiao.tv import feedcache, xmlfeed
-
     device = current_device()
-    page = service.parse_page(arg("page"))
-    limit = service.parse_limit(arg("limit"))
-    since = service.parse_since(arg("updated_since"))
+    args = request.args  # read once: each `request.` is a context lookup, and this is the hot path
+    page = service.parse_page(args.get("page") or None)
+    limit = service.parse_limit(args.get("limit") or None)
+    since = service.parse_since(args.get("updated_since") or None)
     cat = service.catalog_for(device)
-    category = service.check_category(cat, arg("category"))
+    category = service.check_category(cat, args.get("category") or None)
 
     def build() -> tuple[bytes, str]:
         if since is None:
