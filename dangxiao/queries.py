@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -40,3 +41,22 @@ def insert_ignore(model: Any) -> Insert:
     dialect = db.session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(model).on_conflict_do_nothing()
+
+
+TOKEN_MAX = 64
+
+
+def owned_by_token(model: type[T], token: Any, owner: str, owner_id: Any, message: str, code: str) -> T:
+    """The row of `model` whose ``token`` is `token` and whose `owner` column is `owner_id`.
+
+    Someone else's token, an unknown one and garbage are the same 404, so a token reveals
+    nothing about other owners' rows. Read fresh (``populate_existing``): callers update the
+    row's counters right after.
+    """
+    row = None
+    if isinstance(token, str) and 0 < len(token) <= TOKEN_MAX:
+        stmt = select(model).where(model.token == token).execution_options(populate_existing=True)
+        row = db.session.scalars(stmt).first()
+    if row is None or owner_id is None or getattr(row, owner) != owner_id:
+        raise NotFound(message, code)
+    return row

@@ -34,7 +34,7 @@ from dangxiao.db_types import aware, utcnow
 from dangxiao.errors import DomainError, Forbidden, NotFound
 from dangxiao.extensions import db
 from dangxiao.policy import can
-from dangxiao.queries import insert_ignore
+from dangxiao.queries import insert_ignore, owned_by_token
 from dangxiao.school import intervals as iv
 from dangxiao.school.models import Enrollment, Lesson, LessonProgress, WatchSession
 
@@ -43,7 +43,6 @@ RESUME_TAIL = 10.0  # seconds: a position this close to the end resumes at the s
 DEFAULT_MAX_RATE = 2.0
 DEFAULT_GRACE = 6.0  # seconds of unspent budget carried from one report to the next
 CLAIM_ATTEMPTS = 3
-TOKEN_MAX = 64
 
 
 class SessionSuperseded(DomainError):
@@ -147,14 +146,8 @@ def start_session(actor: Any, lesson: Lesson, client: str | None = None, now: da
 
 def _session_for(actor: Any, token: Any) -> WatchSession:
     """The actor's session named by `token`; anyone else's (or none) is the same 404."""
-    session = None
-    if isinstance(token, str) and 0 < len(token) <= TOKEN_MAX:
-        session = db.session.scalars(
-            select(WatchSession).where(WatchSession.token == token).execution_options(populate_existing=True)
-        ).first()
-    if session is None or session.user_id != getattr(actor, "id", None):
-        raise NotFound("播放会话不存在或已失效，请重新播放。", "session_not_found")
-    return session
+    message = "播放会话不存在或已失效，请重新播放。"
+    return owned_by_token(WatchSession, token, "user_id", getattr(actor, "id", None), message, "session_not_found")
 
 
 def _require_current(session: WatchSession) -> None:

@@ -7,6 +7,9 @@ no-store``; afterwards only its first characters are shown.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.routing import BuildError
@@ -150,21 +153,21 @@ def rotate(device_id: int):
     return render_template("tv_admin/confirm.html", device=device, form=form, action="rotate")
 
 
-@bp.route("/<int:device_id>/revoke", methods=["GET", "POST"])
-def revoke(device_id: int):
+def _confirm(device_id: int, action: str, service: Callable[[Any, int], Any], done: str):
+    """A confirmation page (GET) and the one-button action it confirms (POST)."""
     device = devices.get_device(device_id)
     form = ConfirmForm()
     if form.validate_on_submit():
-        done = f"已吊销“{device.name}”的密钥，该站点的机顶盒已无法访问。"
-        return run_and_flash(lambda: devices.revoke(current_user, device_id), done, url_for("tv_admin.index"))
-    return render_template("tv_admin/confirm.html", device=device, form=form, action="revoke")
+        message = done.format(name=device.name)
+        return run_and_flash(lambda: service(current_user, device_id), message, url_for("tv_admin.index"))
+    return render_template("tv_admin/confirm.html", device=device, form=form, action=action)
+
+
+@bp.route("/<int:device_id>/revoke", methods=["GET", "POST"])
+def revoke(device_id: int):
+    return _confirm(device_id, "revoke", devices.revoke, "已吊销“{name}”的密钥，该站点的机顶盒已无法访问。")
 
 
 @bp.route("/<int:device_id>/restore", methods=["GET", "POST"])
 def restore(device_id: int):
-    device = devices.get_device(device_id)
-    form = ConfirmForm()
-    if form.validate_on_submit():
-        done = f"已恢复“{device.name}”，原密钥重新生效。"
-        return run_and_flash(lambda: devices.restore(current_user, device_id), done, url_for("tv_admin.index"))
-    return render_template("tv_admin/confirm.html", device=device, form=form, action="restore")
+    return _confirm(device_id, "restore", devices.restore, "已恢复“{name}”，原密钥重新生效。")

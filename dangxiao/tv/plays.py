@@ -22,9 +22,9 @@ from flask import current_app
 from sqlalchemy import case, func, select, update
 
 from dangxiao.db_types import aware, utcnow
-from dangxiao.errors import DomainError, NotFound
+from dangxiao.errors import DomainError
 from dangxiao.extensions import db
-from dangxiao.queries import MAX_ID
+from dangxiao.queries import MAX_ID, owned_by_token
 from dangxiao.school import watch
 from dangxiao.school.intervals import finite_number
 from dangxiao.school.models import Lesson
@@ -33,7 +33,6 @@ from dangxiao.tv.models import Device, Play
 
 MAX_ATTENDEES = 500
 DEFAULT_PLAYS_PER_HOUR = 120
-TOKEN_MAX = 64
 RESUME_TAIL = watch.RESUME_TAIL  # a position this close to the end resumes at the start
 
 
@@ -107,14 +106,8 @@ def start_play(device: Device, lesson_id: Any, attendees: Any = None, now: datet
 
 def play_of(device: Device, token: Any) -> Play:
     """The station's play named by `token`; another station's (or none) is the same 404."""
-    play = None
-    if isinstance(token, str) and 0 < len(token) <= TOKEN_MAX:
-        play = db.session.scalars(
-            select(Play).where(Play.token == token).execution_options(populate_existing=True)
-        ).first()
-    if play is None or play.device_id != getattr(device, "id", None):
-        raise NotFound("播放记录不存在，请重新开始播放。", "play_not_found")
-    return play
+    device_id = getattr(device, "id", None)
+    return owned_by_token(Play, token, "device_id", device_id, "播放记录不存在，请重新开始播放。", "play_not_found")
 
 
 def bound(play: Play, reported: float, duration: float, now: datetime) -> float:
