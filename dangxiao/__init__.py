@@ -111,6 +111,7 @@ def configure_extensions(app: Flask) -> None:
     from dangxiao.tv import models as tv_models  # noqa: F401
     from forum import models as forum_models  # noqa: F401
     from forum.helpdesk import models as helpdesk_models  # noqa: F401
+    from forum.live import models as live_models  # noqa: F401
     from forum.moderation import models as moderation_models  # noqa: F401
     from media import models as media_models  # noqa: F401  (media tables, for migrations)
     from media.tasks import register_tasks

@@ -113,6 +113,12 @@ class Defaults:
     TV_FEED_CACHE_ENTRIES = 4096  # formatted feed bodies kept per process (per device, format, page, version)
     TV_LAST_SEEN_INTERVAL = 60  # seconds between writes of a device's last-seen time and address
     TV_TOMBSTONE_DAYS = 90  # a box that has not synced for longer gets a full list (deltas older are refused)
+    # live Q&A (forum/live/)
+    LIVE_QUESTION_MAX_CHARS = 300  # characters a reader sees (invisible ones do not count)
+    LIVE_ANSWER_MAX_CHARS = 2_000
+    LIVE_ASK_RATE = "1 per 30 second"  # per member (Flask-Limiter syntax; Redis when REDIS_URL is set)
+    LIVE_VOTE_RATE = "60 per minute"
+    LIVE_RESYNC_MAX = 500  # events a reconnecting client is sent; missed more → a fresh snapshot
 
 
 def load_env(app_config: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""在线答疑: live Q&A over Socket.IO (placeholder)."""
+"""在线答疑 list and session forms (stub until written)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Socket.IO handlers of the "/live" namespace (stub until written)."""
