@@ -142,6 +142,7 @@ def seed_demo_command(skip_media: bool):
     from dangxiao.school.demo_history import seed_study_history
     from forum.demo import seed_forum
     from forum.helpdesk.demo import seed_helpdesk
+    from forum.live.demo import seed_live
     from media.demo import seed_demo_media
 
     for line in seed_demo():
@@ -157,6 +158,8 @@ def seed_demo_command(skip_media: bool):
     for line in seed_forum():
         click.echo(line)
     for line in seed_helpdesk():
+        click.echo(line)
+    for line in seed_live():
         click.echo(line)
 
 

@@ -49,3 +49,31 @@ def make_session(app):
             return session.id
 
     return make
+
+
+@pytest.fixture
+def act(ctx):
+    """act(user_id | None, fn, *args, **kw): call a service as that user (None: an anonymous visitor)
+    inside one atomic() unit of work, in the test's app context, and return its result."""
+    from flask_login import AnonymousUserMixin
+
+    from dangxiao.accounts.models import User
+    from dangxiao.extensions import db
+    from dangxiao.transactions import atomic
+
+    def call(user_id, fn, *args, **kw):
+        with atomic():
+            actor = AnonymousUserMixin() if user_id is None else db.session.get(User, user_id)
+            return fn(actor, *args, **kw)
+
+    return call
+
+
+@pytest.fixture
+def live_people(create_user):
+    """A host and two members (ids), by name."""
+    return {
+        "host": create_user("live_host", display_name="主持人老王"),
+        "asker": create_user("live_asker", display_name="提问人小李"),
+        "other": create_user("live_other", display_name="旁听人小张"),
+    }
