@@ -111,6 +111,7 @@ def configure_extensions(app: Flask) -> None:
     from dangxiao.tv import models as tv_models  # noqa: F401
     from forum import models as forum_models  # noqa: F401
     from forum.helpdesk import models as helpdesk_models  # noqa: F401
+    from forum.live import models as live_models  # noqa: F401
     from forum.moderation import models as moderation_models  # noqa: F401
     from media import models as media_models  # noqa: F401  (media tables, for migrations)
     from media.tasks import register_tasks
@@ -151,6 +152,8 @@ def configure_extensions(app: Flask) -> None:
     from forum import search_sources as forum_search  # noqa: F401  (search: topic, post, faq, help; hooks)
     from forum.helpdesk import policy as helpdesk_policy  # noqa: F401
     from forum.helpdesk import review as helpdesk_review  # noqa: F401  (the "help" and "help_msg" review kinds)
+    from forum.live import policy as live_policy  # noqa: F401
+    from forum.live import sockets as live_sockets  # noqa: F401  (the "/live" Socket.IO handlers)
     from forum.moderation import policy as moderation_policy  # noqa: F401
 
     realtime.init_app(app)

@@ -143,6 +143,7 @@ def seed_demo_command(skip_media: bool):
     from dangxiao.tv.demo import seed_tv
     from forum.demo import seed_forum
     from forum.helpdesk.demo import seed_helpdesk
+    from forum.live.demo import seed_live
     from media.demo import seed_demo_media
 
     for line in seed_demo():
@@ -160,6 +161,8 @@ def seed_demo_command(skip_media: bool):
     for line in seed_helpdesk():
         click.echo(line)
     for line in seed_tv():
+        click.echo(line)
+    for line in seed_live():
         click.echo(line)
 
 

@@ -111,14 +111,18 @@ class Defaults:
     TV_PAGE_SIZE = 20  # courses per catalogue page (JSON/XML) and vods per MacCMS page
     TV_PAGE_MAX = 100  # the largest page a box may ask for with limit=
     TV_FEED_CACHE_ENTRIES = 4096  # formatted feed bodies kept per process (per device, format, page, version)
-    TV_VERSION_TTL = (
-        1.0  # seconds a process trusts the catalogue version it read (other processes' changes show this late)
-    )
+    TV_VERSION_TTL = 1.0  # seconds a process trusts the catalogue version it read (others' changes show late)
     TV_LAST_SEEN_INTERVAL = 60  # seconds between writes of a device's last-seen time and address
     TV_PLAYS_PER_HOUR = 120  # plays a station may start in an hour (a box stuck in a loop is refused)
     TV_REPORT_RATE_LIMIT = "60 per minute"  # play reports per station
     TV_DELTA_OVERLAP_SECONDS = 60  # updated_since looks back this much (clock skew, commit order)
     TV_TOMBSTONE_DAYS = 90  # a box that has not synced for longer gets the full list ("full": true)
+    # live Q&A (forum/live/)
+    LIVE_QUESTION_MAX_CHARS = 300  # characters a reader sees (invisible ones do not count)
+    LIVE_ANSWER_MAX_CHARS = 2_000
+    LIVE_ASK_RATE = "1 per 30 second"  # per member (Flask-Limiter syntax; Redis when REDIS_URL is set)
+    LIVE_VOTE_RATE = "60 per minute"
+    LIVE_RESYNC_MAX = 500  # events a reconnecting client is sent; missed more → a fresh snapshot
 
 
 def load_env(app_config: dict[str, Any]) -> None:

@@ -12,5 +12,12 @@ def register_blueprints(app: Flask) -> None:
     from forum.moderation import queue_views
     from forum.moderation import views as moderation_views
 
-    for module in (views, board_views, *helpdesk.blueprint_modules(), live, moderation_views, queue_views):
+    for module in (
+        views,
+        board_views,
+        *helpdesk.blueprint_modules(),
+        *live.blueprint_modules(),
+        moderation_views,
+        queue_views,
+    ):
         access.register(app, module.bp, module.ACCESS)
