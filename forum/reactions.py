@@ -47,10 +47,13 @@ def toggle_like(actor: Any, post: Post) -> tuple[bool, int]:
     if removed:
         liked, delta = False, -1
     else:
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT … ON CONFLICT with implicit RETURNING.
         added = db.session.execute(
-            insert_ignore(PostLike).values(post_id=post.id, user_id=actor.id, created_at=utcnow())
-        ).rowcount
-        liked, delta = True, (1 if added else 0)
+            insert_ignore(PostLike)
+            .values(post_id=post.id, user_id=actor.id, created_at=utcnow())
+            .returning(PostLike.post_id)
+        ).first()
+        liked, delta = True, (1 if added is not None else 0)
     if delta:
         db.session.execute(
             update(Post)
@@ -85,11 +88,11 @@ def flag_post(actor: Any, post: Post, reason: str, note: str = "") -> PostFlag:
     if db.session.scalar(select(exists().where(PostFlag.post_id == post.id, PostFlag.user_id == actor.id))):
         raise already
     added = db.session.execute(
-        insert_ignore(PostFlag).values(
-            post_id=post.id, user_id=actor.id, reason=flag_reason.value, note=note, created_at=utcnow()
-        )
-    ).rowcount
-    if not added:  # the same member in two tabs at once
+        insert_ignore(PostFlag)
+        .values(post_id=post.id, user_id=actor.id, reason=flag_reason.value, note=note, created_at=utcnow())
+        .returning(PostFlag.post_id)
+    ).first()
+    if added is None:  # the same member in two tabs at once
         raise already
     db.session.execute(
         update(Post)

@@ -89,7 +89,7 @@ def database_uri(request, backend, tmp_path) -> Iterator[str]:
     server = request.getfixturevalue("pg_server")
     template = request.getfixturevalue("pg_template")
     name = f"dx_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"
-    server.admin_execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    server.admin_execute(f"CREATE DATABASE {name} TEMPLATE {template} STRATEGY FILE_COPY")
     yield server.url(name)
     server.admin_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 

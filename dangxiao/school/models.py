@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dangxiao.db_types import utcnow
 from dangxiao.extensions import db
+from media import models as media_models  # noqa: F401 — Lesson.asset names MediaAsset: load it with us
 
 
 class Category(db.Model):

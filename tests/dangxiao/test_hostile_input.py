@@ -95,26 +95,32 @@ def _walk(app, client, token: str | None) -> int:
         if rule.endpoint == "static":
             continue
         methods = sorted(rule.methods - {"OPTIONS"})
-        for url in _urls(rule):
+        urls = _urls(rule)
+        # Odd queries and headers go with one ordinary URL (id 1): each hostile part is tried on its
+        # own, not in every combination with every hostile id (which made the walk five times longer
+        # and found nothing more).
+        plain = next((u for u in urls if re.sub(r"<int:[^>]+>", "1", rule.rule) == u), urls[0])
+        for url in urls:
             for method in methods:
                 if method in ("GET", "HEAD"):
-                    for query in ["", *ODD_QUERIES]:
+                    queries = ["", *ODD_QUERIES] if url == plain and method == "GET" else [""]
+                    for query in queries:
                         target = f"{url}?{query}" if query else url
                         _check(client.open(target, method=method), method, target, "query")
                         sent += 1
-                    for headers in ODD_HEADERS:
+                    for headers in ODD_HEADERS if url == plain else []:
                         _check(client.open(url, method=method, headers=headers), method, url, f"headers {headers}")
                         sent += 1
                     continue
-                for body in JSON_BODIES:
+                for body in JSON_BODIES if url == plain else JSON_BODIES[:1]:
                     response = client.open(url, method=method, json=body, headers=headers_csrf, csrf=False)
                     _check(response, method, url, f"json {body!r}")
                     sent += 1
-                for form in FORM_BODIES:
+                for form in FORM_BODIES if url == plain else FORM_BODIES[:1]:
                     data = dict(form, csrf_token=token) if token else form
                     _check(client.open(url, method=method, data=data, csrf=False), method, url, f"form {form!r}")
                     sent += 1
-                for headers in ODD_HEADERS:
+                for headers in ODD_HEADERS if url == plain else []:
                     response = client.open(
                         url, method=method, data=b"\x00\xff" * 8, headers={**headers, **headers_csrf}, csrf=False
                     )

@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 from dangxiao.extensions import db
 from dangxiao.policy import SYSTEM
 from dangxiao.transactions import atomic
+from tests.e2e.conftest import closing
 from tests.media.conftest import generate
 from tests.support.binaries import require
 from tests.support.postgres import free_port
@@ -31,22 +32,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(params=["sqlite"])
 def backend(request) -> str:  # real media and a real server: once is enough
     return request.param
-
-
-def closing(app):
-    """ffmpeg drops connections mid-file when it seeks; werkzeug's dev server then fails while
-    draining the socket and never calls the body's close(), leaving the MP4 open (a
-    ResourceWarning, an error under this suite). Close the body whenever the iteration ends."""
-
-    def wrapped(environ, start_response):
-        body = app(environ, start_response)
-        try:
-            yield from body
-        finally:
-            if hasattr(body, "close"):
-                body.close()
-
-    return wrapped
 
 
 @pytest.fixture
