@@ -26,23 +26,25 @@ def register(app: Flask) -> None:
     from dangxiao import access
     from dangxiao.extensions import csrf
     from dangxiao.tv import (
+        activity_views,
+        admin_views,
+        api,
+        changes,
+        devices,
+        feed_views,
+        media,
+        play_api,
         policy,  # noqa: F401 — registers "tv.*" rules
         prefix,
+        ui,
     )
 
     app.wsgi_app = KeyPrefixMiddleware(app.wsgi_app)
     app.before_request_funcs.setdefault(None, []).insert(0, prefix.guard)
-
-    from dangxiao.tv import devices
-
     access.device_loader(app, devices.load_device)
-
-    from dangxiao.tv import changes
-
     changes.watch()
 
-    for module_name in ("admin_views", "api", "media", "feed_views", "ui", "play_api", "activity_views"):
-        module = __import__(f"dangxiao.tv.{module_name}", fromlist=["BLUEPRINTS"])
+    for module in (admin_views, api, media, feed_views, ui, play_api, activity_views):
         for blueprint, rows, exempt in module.BLUEPRINTS:
             access.register(app, blueprint, rows)
             if exempt:  # device endpoints: authenticated by key, no cookies, so no CSRF token either
