@@ -20,6 +20,7 @@ from dangxiao.accounts.branches import ancestor_ids, subtree_ids_query
 from dangxiao.accounts.models import Branch, Role, User, UserRole, UserStatus
 from dangxiao.accounts.permissions import scope_roots
 from dangxiao.errors import NotFound
+from dangxiao.exports import safe_cell
 from dangxiao.extensions import db
 from dangxiao.policy import require
 from dangxiao.queries import get_or_404
@@ -337,29 +338,24 @@ HEADERS = (
 BRANCH_HEADERS = ("组织", "党员人数", "学时合计", "人均学时", "落后人数", "必修完成", "必修应完成")
 
 
-def _safe(text: str) -> str:
-    """Stop spreadsheet formulas in names typed by users (=, +, -, @ first)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def member_cells(m: MemberRow) -> list[Any]:
     return [
-        _safe(m.name),
-        _safe(m.username),
-        _safe(m.branch_name),
+        safe_cell(m.name),
+        safe_cell(m.username),
+        safe_cell(m.branch_name),
         float(m.credits),
         float(m.required),
         float(m.expected),
         f"{m.percent}%",
         m.courses_total,
         m.courses_done,
-        _safe("、".join(m.overdue)),
+        safe_cell("、".join(m.overdue)),
         "是" if m.behind else "否",
     ]
 
 
 def branch_cells(b: BranchRow) -> list[Any]:
-    return [_safe(b.name), b.members, float(b.credits), float(b.average), b.behind, b.courses_done, b.courses_total]
+    return [safe_cell(b.name), b.members, float(b.credits), float(b.average), b.behind, b.courses_done, b.courses_total]
 
 
 def export_csv(report: Report, sort: str = "name") -> bytes:

@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from dangxiao.access import role
 from dangxiao.errors import DomainError
+from dangxiao.exports import safe_cell
 from dangxiao.queries import id_arg
 from dangxiao.school import credits, reports
 from dangxiao.templating import local_today, localtime
@@ -68,10 +69,6 @@ def index():
     )
 
 
-def _safe(text: str) -> str:
-    return reports._safe(text)  # noqa: SLF001 — the school's one formula guard, shared on purpose
-
-
 @bp.get("/export.csv", endpoint="export_csv")
 def export_csv():
     """UTF-8 with a BOM (Excel on Windows), user-typed names guarded against formulas."""
@@ -82,9 +79,9 @@ def export_csv():
     for r in rows:
         writer.writerow(
             [
-                _safe(r.name),
-                _safe(r.village),
-                _safe(r.branch_name),
+                safe_cell(r.name),
+                safe_cell(r.village),
+                safe_cell(r.branch_name),
                 "正常" if r.active else "已停用",
                 r.plays,
                 r.hours,

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import select
 
 from dangxiao.db_types import aware, utcnow
+from dangxiao.exports import safe_cell
 from dangxiao.extensions import db
 from dangxiao.templating import local_today, site_zone
 from forum.helpdesk import regions
@@ -35,7 +36,6 @@ from forum.helpdesk.models import HelpCategory, HelpRequest, Rating, RequestStat
 
 BY = ("category", "region")
 ENDED = (RequestStatus.resolved, RequestStatus.closed)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -243,20 +243,13 @@ SUMMARY_HEADERS = (
 MONTH_HEADERS = ("月份", "提交", "按时答复", "超时")
 
 
-def _cell(value: Any) -> Any:
-    """Text a spreadsheet could run as a formula gets a leading ' (labels come from data)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def _pct(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f}%"
 
 
 def summary_cells(row: StatRow) -> list[Any]:
     return [
-        _cell(row.label),
+        safe_cell(row.label),
         row.total,
         row.open,
         row.answered,

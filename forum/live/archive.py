@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased
 
 from dangxiao.accounts.models import User
 from dangxiao.errors import DomainError
+from dangxiao.exports import safe_cell
 from dangxiao.extensions import db
 from dangxiao.policy import require
 from dangxiao.templating import localtime
@@ -38,7 +39,6 @@ TITLE_PREFIX = "答疑实录："
 ANONYMOUS = "匿名"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~!])")
 _LINE_START = re.compile(r"^(\s*)([-+=>]|\d+[.)])", re.MULTILINE)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_HEADERS = (
     "编号",
     "状态",
@@ -173,12 +173,6 @@ def archive(actor: Any, session: LiveSession) -> Closed:
 # --- CSV -------------------------------------------------------------------------------------
 
 
-def _cell(value: Any) -> str:
-    """A cell a spreadsheet will not run: text that could start a formula gets a leading '."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def export_csv(actor: Any, session_id: Any) -> bytes:
     """Every question of the session for its hosts: UTF-8 with BOM (Excel reads the Chinese), local times."""
     session = get_session(session_id)
@@ -197,7 +191,7 @@ def export_csv(actor: Any, session_id: Any) -> bytes:
     for number, (q, name, username, answered_by) in enumerate(rows, start=1):
         writer.writerow(
             [
-                _cell(value)
+                safe_cell(value)
                 for value in (
                     number,
                     q.status.label,

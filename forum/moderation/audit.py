@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from dangxiao.accounts.models import User
+from dangxiao.exports import safe_cell
 from dangxiao.extensions import db
 from dangxiao.policy import require
 from dangxiao.templating import localtime
@@ -51,7 +52,6 @@ TARGET_LABELS = {
     "live": "提问",
 }
 CSV_HEADERS = ("时间", "操作人", "操作", "对象", "版块", "摘要", "原因")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def log(
@@ -125,12 +125,6 @@ def logged_actions() -> list[str]:
     return sorted(db.session.scalars(select(AuditEntry.action).distinct()))
 
 
-def _cell(value: Any) -> str:
-    """A CSV cell a spreadsheet will not run: text that could start a formula gets a leading '."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def export_csv(
     actor: Any,
     *,
@@ -148,7 +142,7 @@ def export_csv(
     for entry, actor_name, board_name in db.session.execute(stmt.execution_options(yield_per=1000)):
         writer.writerow(
             [
-                _cell(value)
+                safe_cell(value)
                 for value in (
                     localtime(entry.created_at, "%Y-%m-%d %H:%M:%S"),
                     actor_name or "系统",
