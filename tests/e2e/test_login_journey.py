@@ -53,7 +53,9 @@ def test_notification_arrives_live_in_the_header(app, live_server, page, create_
     page.wait_for_url(live_server + "/")
     badge = page.locator("#notify-count")
     expect(badge).to_be_hidden()
-    page.wait_for_function("window.dxNotifications && window.dxNotifications.socket.connected")
+    # An arrow function, not a bare expression: Playwright re-evaluates a bare expression with
+    # eval() on every poll, which the page's CSP (no unsafe-eval) refuses once the first check fails.
+    page.wait_for_function("() => window.dxNotifications && window.dxNotifications.socket.connected")
 
     with app.app_context(), atomic():
         notify(user_id, "test.live", "您有一门必修课即将到期", "/school/")
