@@ -14,7 +14,10 @@ Tombstones tell boxes that sync with ``updated_since`` what left: a course delet
 unpublished (or closed to all), a lesson deleted, an assignment removed (the course may be
 gone for that branch). They may over-report — the catalogue only hands out the ones for
 courses and lessons the station does not see now — and are pruned after TV_TOMBSTONE_DAYS.
-Rows changed by bulk UPDATE (media jobs) do not pass the ORM: call :func:`touch`.
+Bulk UPDATE and DELETE statements skip the flush: the media jobs move an asset to ready (or
+away from it) with one conditional UPDATE each. A statement run through the session on one of
+the catalogue's tables (or the assets') marks the transaction the same way; other bulk writes
+(Core connections, a device's last-seen time) that change a catalogue can call :func:`touch`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 from flask import current_app, has_app_context
 from sqlalchemy import delete, event, insert, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from dangxiao.accounts.models import Branch
 from dangxiao.db_types import aware, utcnow
@@ -48,6 +51,9 @@ _FIELDS: dict[type, frozenset[str]] = {
     Branch: frozenset({"parent_id"}),
     Device: frozenset({"branch_id", "revoked_at", "key_hash"}),  # the stations' lookup cache reads the version
 }
+#: Tables whose bulk UPDATE/DELETE through the session moves the version (any column: the media
+#: jobs only bulk-update an asset when its status or published version changes).
+_BULK = frozenset(cls.__table__ for cls in (*_ALWAYS, MediaAsset))
 
 _installed = False
 _state = FeedState.__table__
@@ -61,6 +67,7 @@ def watch() -> None:
     if _installed:
         return
     event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "do_orm_execute", _after_bulk)
     event.listen(Session, "before_commit", _before_commit)
     event.listen(Session, "after_commit", _forget)
     event.listen(Session, "after_soft_rollback", _after_rollback)
@@ -148,6 +155,14 @@ def _after_flush(session: Session, flush_context: Any) -> None:
     pending = _pending(session)
     pending["bump"] = True
     pending["tombstones"].extend(stones)
+
+
+def _after_bulk(state: ORMExecuteState) -> None:
+    """A bulk UPDATE or DELETE of a catalogue table (no flush sees it) marks the transaction."""
+    if not (state.is_update or state.is_delete) or getattr(state.statement, "table", None) not in _BULK:
+        return
+    if not state.session.info.get(_DONE):  # else this transaction has moved the version already
+        _pending(state.session)["bump"] = True
 
 
 def _before_commit(session: Session) -> None:

@@ -124,3 +124,29 @@ def test_tombstones_for_what_leaves_the_catalogue(ctx, app, make_course, create_
         catalogue.unpublish_course(SYSTEM, trimmed.id)
     assert stones() == {("course", trimmed.id, trimmed.id)}
     assert db.session.scalar(select(func.count()).select_from(Tombstone)) == 1
+
+
+def test_a_transcode_finishing_moves_the_version_and_lists_the_lesson(ctx, make_course, create_branch, make_device):
+    """The media jobs write an asset with one bulk UPDATE (no flush): the station still sees it."""
+    from dangxiao.tv.catalog import catalog_for
+    from media import jobs
+    from media.models import JobStatus, TranscodeJob
+
+    made = make_course((600.0,), ready=False)
+    station = make_device(create_branch())[0]
+    with atomic():
+        job = TranscodeJob(asset_id=made.asset_ids[0], status=JobStatus.running, worker_id="w1", attempts=1)
+        db.session.add(job)
+    before = version()
+    listed = {lesson.id for course in catalog_for(db.session.get(Device, station)).courses for lesson in course.lessons}
+    assert made.lesson_ids[0] not in listed
+
+    assert jobs.publish(job.id, "w1", made.asset_ids[0], {"output_dir": "assets/1/v00000001"})
+    assert version() == before + 1
+    listed = {lesson.id for course in catalog_for(db.session.get(Device, station)).courses for lesson in course.lessons}
+    assert made.lesson_ids[0] in listed
+
+    before = version()  # a bulk write elsewhere (a device's last-seen time) still moves nothing
+    with atomic():
+        db.session.execute(update(Device).where(Device.id == station).values(last_seen_at=utcnow()))
+    assert version() == before
