@@ -8,7 +8,7 @@ builds what a station may watch), ``feedcache`` (ETag, 304, gzip, one build per 
 media grants), the feeds ``api`` (JSON, XML, OpenAPI), ``m3u`` and ``maccms`` (formatters)
 with ``feed_views``, ``ui`` (the 10-foot pages), ``plays`` + ``play_api`` (play reports,
 bounded like members' progress), ``activity`` + ``activity_views`` (station activity per
-month, group sessions turned into offline credits).
+month, group sessions turned into offline credits), ``logs`` (keys masked in request logs).
 
 The school decides what exists; this package only reads it (and writes tombstones when it
 changes). Media is reached through grants it signs for subject ``d<device id>``.
@@ -32,6 +32,7 @@ def register(app: Flask) -> None:
         changes,
         devices,
         feed_views,
+        logs,
         media,
         play_api,
         policy,  # noqa: F401 — registers "tv.*" rules
@@ -43,6 +44,7 @@ def register(app: Flask) -> None:
     app.before_request_funcs.setdefault(None, []).insert(0, prefix.guard)
     access.device_loader(app, devices.load_device)
     changes.watch()
+    logs.install()
 
     for module in (admin_views, api, media, feed_views, ui, play_api, activity_views):
         for blueprint, rows, exempt in module.BLUEPRINTS:
