@@ -16,9 +16,19 @@ Event kinds (every payload also has ``"seq"``, ``"kind"`` and ``"session_id"``):
 * ``removed`` ``{"question_id"}`` — an approved question was dismissed: the audience drops it
   (the asker and the hosts then get its ``question`` event with the reason).
 
-Audiences: ``"all"`` (room ``live:<sid>``), ``"hosts"`` (``live:<sid>:hosts``) and
-``"user:<id>"`` (the asker's room ``live:<sid>:u:<id>`` and the hosts' room): pending and
+* ``access`` ``{}`` — who may watch or host changed (an edit of the audience, its branch or the
+  hosts): clients join afresh and get a new snapshot, or a refusal.
+
+Audiences: ``"all"`` (room ``live:<sid>.<rev>``), ``"hosts"`` (``live:<sid>.<rev>:hosts``) and
+``"user:<id>"`` (the asker's room ``live:<sid>.<rev>:u:<id>`` and the hosts' room): pending and
 dismissed questions go to their asker and the hosts only.
+
+Rooms carry the session's ``rooms_rev``. A socket is put in rooms after the policy admitted it;
+when the rules change (:func:`new_rooms`, in the edit's transaction, right after its ``access``
+event) every later event goes to rooms of the next revision, which only a fresh ``join`` or
+``resync`` — asking the policy again — enters. A demoted host or a member outside a narrowed
+audience keeps a socket that receives nothing more, without any server having to find and
+evict it (which, with several processes, none could do for the others' sockets).
 
 Anonymity: one row is one payload, so a question asked anonymously is recorded twice when it
 reaches everyone — an ``"all"`` event whose author is 匿名 and right after it a ``"hosts"``
@@ -53,55 +63,65 @@ ANONYMOUS_NAME = "匿名"
 PUBLIC_STATUSES = (QuestionStatus.approved, QuestionStatus.answered)
 
 
-def room(session_id: int) -> str:
-    return f"live:{session_id}"
+def room(session_id: int, rev: int) -> str:
+    return f"live:{session_id}.{rev}"
 
 
-def hosts_room(session_id: int) -> str:
-    return f"live:{session_id}:hosts"
+def hosts_room(session_id: int, rev: int) -> str:
+    return f"live:{session_id}.{rev}:hosts"
 
 
-def user_room(session_id: int, user_id: int) -> str:
-    return f"live:{session_id}:u:{user_id}"
+def user_room(session_id: int, rev: int, user_id: int) -> str:
+    return f"live:{session_id}.{rev}:u:{user_id}"
 
 
-def rooms_for(session_id: int, audience: str) -> list[str]:
+def rooms_for(session_id: int, rev: int, audience: str) -> list[str]:
     """The Socket.IO rooms an event of `audience` is emitted to (a list: a client in two gets it once)."""
     if audience == "all":
-        return [room(session_id)]
+        return [room(session_id, rev)]
     if audience == "hosts":
-        return [hosts_room(session_id)]
+        return [hosts_room(session_id, rev)]
     if audience.startswith("user:"):
-        return [hosts_room(session_id), user_room(session_id, int(audience[5:]))]
+        return [hosts_room(session_id, rev), user_room(session_id, rev, int(audience[5:]))]
     raise ValueError(f"unknown audience {audience!r}")
 
 
 # --- the sequence and the log ----------------------------------------------------------------
 
 
-def next_seq(session_id: int) -> int:
-    """The session's next event number: one UPDATE … RETURNING, in the caller's transaction.
-
-    On PostgreSQL the row stays locked until the commit, so writers of one session take numbers
-    one after the other and a rolled-back change gives its number back.
-    """
-    seq = db.session.execute(
+def _bump(session_id: int, column: str) -> tuple[int, int]:
+    """Add one to `column` of the session row; (seq, rooms_rev) after it. One UPDATE … RETURNING
+    in the caller's transaction: on PostgreSQL the row stays locked until the commit, so writers
+    of one session take numbers one after the other and a rolled-back change gives its number back."""
+    target = getattr(LiveSession, column)
+    seq, rev = db.session.execute(
         update(LiveSession)
         .where(LiveSession.id == session_id)
-        .values(seq=LiveSession.seq + 1)
-        .returning(LiveSession.seq)
+        .values({target: target + 1})
+        .returning(LiveSession.seq, LiveSession.rooms_rev)
         .execution_options(synchronize_session=False)
-    ).scalar_one()
+    ).one()
     loaded = db.session.identity_map.get(db.session.identity_key(LiveSession, session_id))  # type: ignore[attr-defined]
     if loaded is not None:
         set_committed_value(loaded, "seq", seq)
-    return seq
+        set_committed_value(loaded, "rooms_rev", rev)
+    return seq, rev
+
+
+def next_seq(session_id: int) -> int:
+    """The session's next event number (see :func:`_bump`)."""
+    return _bump(session_id, "seq")[0]
+
+
+def new_rooms(session_id: int) -> int:
+    """Move the session to fresh rooms (after the ``access`` event that tells clients to rejoin)."""
+    return _bump(session_id, "rooms_rev")[1]
 
 
 def record(session_id: int, kind: str, payload: dict, audience: str = "all") -> LiveEvent:
     """Write the event (flushed) and broadcast its payload to `audience` once the transaction commits."""
-    rooms = rooms_for(session_id, audience)
-    seq = next_seq(session_id)
+    seq, rev = _bump(session_id, "seq")
+    rooms = rooms_for(session_id, rev, audience)
     body = {**payload, "seq": seq, "kind": kind, "session_id": session_id}
     event = LiveEvent(session_id=session_id, seq=seq, kind=kind, audience=audience, payload=body)
     db.session.add(event)

@@ -61,6 +61,9 @@ class LiveSession(db.Model):
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     seq: Mapped[int] = mapped_column(Integer, default=0)  # the last event number handed out
+    # Which Socket.IO rooms are current: moved when who may watch or host changes, so sockets
+    # admitted under the old rules stop receiving (see forum.live.events).
+    rooms_rev: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     highlighted_id: Mapped[int | None] = mapped_column(Integer)  # a LiveQuestion id (no FK: cycle)
     archive_topic_id: Mapped[int | None] = mapped_column(ForeignKey("forum_topics.id", ondelete="SET NULL"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

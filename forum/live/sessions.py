@@ -237,12 +237,23 @@ def update_session(actor: Any, session_id: Any, **fields: Any) -> LiveSession:
         raise DomainError("该答疑已结束，不能再修改。", "session_closed")
     values = _validated(actor, fields, session)
     host_ids = values.pop("host_ids")
+    before = _access(session)
     for name, value in values.items():
         setattr(session, name, value)
     kept = {h.user_id: h for h in session.hosts}
     session.hosts = [kept.get(uid) or LiveHost(user_id=uid) for uid in host_ids]
     db.session.flush()
+    if _access(session) != before:
+        # Sockets were let in under the old rules: tell them to join again (and be asked again),
+        # then send everything after this to rooms only a fresh join enters.
+        events.record(session.id, "access", {}, "all")
+        events.new_rooms(session.id)
     return session
+
+
+def _access(session: LiveSession) -> tuple[Any, ...]:
+    """What decides who may watch and who may host."""
+    return (session.audience, session.branch_id, frozenset(h.user_id for h in session.hosts))
 
 
 # --- status ----------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ Every handler comes through :func:`dangxiao.realtime.on` with its coarse check (
 connecting and watching, LOGIN for everything that writes); the object-level check (live.view,
 live.ask, live.vote, live.host) is asked inside, on the session named in the payload, because
 the coarse check cannot know the session. There is no generic "join a room" event: a socket
-gets into ``live:<sid>`` (and the hosts' or its own user room) only through :func:`join` /
-:func:`resync`, after live.view.
+gets into ``live:<sid>.<rev>`` (and the hosts' or its own user room) only through :func:`join` /
+:func:`resync`, after live.view; when the session's audience or hosts change the rooms move on
+(:func:`forum.live.events.new_rooms`), so what a socket was let into is re-asked.
 
 Payloads come from any client: each handler checks the shape (a dict, ints for ids, strings for
 text) and answers ``{"error": {"code": "bad_request", ...}}`` instead of failing; a forged or
@@ -27,6 +28,7 @@ from flask_socketio import join_room, leave_room
 
 from dangxiao.access import LOGIN, PUBLIC
 from dangxiao.errors import DomainError, Forbidden
+from dangxiao.extensions import db
 from dangxiao.queries import MAX_ID
 from dangxiao.realtime import error, on
 from dangxiao.transactions import atomic
@@ -136,18 +138,29 @@ def _enter(data: Any, *, after_required: bool) -> dict:
     session_id = _session_id(payload)
     after = _after(payload, required=after_required)
     actor = _actor()
-    session = questions.get_session(session_id)
-    if not policy.may_view(actor, session):
-        raise Forbidden("您无权查看这场答疑。")
-    rooms = [events.room(session.id)]
-    if policy.may_host(actor, session):
-        rooms.append(events.hosts_room(session.id))
-    if getattr(actor, "is_authenticated", False):
-        rooms.append(events.user_room(session.id, actor.id))
-    # Rooms first, then the read: an event committed meanwhile arrives twice (clients skip a seq
-    # they have), never not at all.
-    for name in rooms:
-        join_room(name, namespace=NAMESPACE)
+    for _attempt in range(3):
+        session = questions.get_session(session_id)
+        if not policy.may_view(actor, session):
+            raise Forbidden("您无权查看这场答疑。")
+        rev = session.rooms_rev
+        rooms = [events.room(session.id, rev)]
+        if policy.may_host(actor, session):
+            rooms.append(events.hosts_room(session.id, rev))
+        if getattr(actor, "is_authenticated", False):
+            rooms.append(events.user_room(session.id, rev, actor.id))
+        for name in rooms:
+            join_room(name, namespace=NAMESPACE)
+        # Rooms first, then reads in a fresh transaction (SQLite would keep reading the snapshot
+        # taken above): an event committed meanwhile arrives twice (clients skip a seq they have),
+        # never not at all; and if the rules changed meanwhile (new rooms), they are asked again.
+        db.session.rollback()
+        session = questions.get_session(session_id)
+        if session.rooms_rev == rev:
+            break
+        for name in rooms:
+            leave_room(name, namespace=NAMESPACE)
+    else:
+        raise DomainError("答疑设置刚刚变更，请刷新页面。", "session_changed")
     try:
         if after is None:
             return {"ok": True, "state": events.state(actor, session)}

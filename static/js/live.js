@@ -24,6 +24,7 @@
   var syncing = false;   // a join/resync is on its way: live events wait until it is answered
   var waiting = [];
   var everConnected = false;
+  var rejoinNeeded = false;  // an "access" event was applied: ask for a fresh snapshot
 
   function load(snapshot) {
     var mine = role === "audience" ? mineIds() : {};
@@ -76,6 +77,9 @@
         break;
       case "removed":
         if (!model.isHost) { delete model.questions[event.question_id]; }
+        break;
+      case "access":  // who may watch or host changed: this page's rooms are closed, join again
+        rejoinNeeded = true;
         break;
     }
     return true;
@@ -257,7 +261,13 @@
   if (polling) { options.transports = ["polling"]; options.forceNew = true; }
   var socket = window.io("/live", options);
 
-  function onSynced(ack, reconnect) {
+  function rejoin() {
+    rejoinNeeded = false;
+    syncing = true;
+    socket.emit("join", { session_id: sid }, function (fresh) { onSynced(fresh, true, true); });
+  }
+
+  function onSynced(ack, reconnect, changed) {
     if (!ack || ack.error) {
       if (ack && ack.error && ack.error.code === "seq_invalid") {  // the server's log is not ours: start over
         socket.emit("join", { session_id: sid }, function (fresh) { onSynced(fresh, reconnect); });
@@ -265,6 +275,10 @@
       }
       syncing = false;
       waiting.length = 0;
+      if (changed) {  // no longer admitted: show nothing more of the session
+        load({ status: model.status, seq: model.seq });
+        render();
+      }
       connection(errorText(ack, "无法加入答疑，请刷新页面。"), "error");
       return;
     }
@@ -277,7 +291,11 @@
     synced = true;
     syncing = false;
     render();
-    if (!reconnect) {
+    if (rejoinNeeded) { rejoin(); return; }
+    if (changed) {
+      var demoted = role === "host" && !model.isHost;
+      connection(demoted ? "您已不是这场答疑的主持人。" : "答疑设置已更新，已重新载入", demoted ? "error" : "ok");
+    } else if (!reconnect) {
       connection("已连接", "ok");
     } else if (snapshot) {
       connection("已恢复，已重新载入全部问题", "ok");
@@ -303,6 +321,7 @@
     if (!event || event.session_id !== sid) { return; }
     if (syncing) { waiting.push(event); return; }
     if (apply(event)) { render(); }
+    if (rejoinNeeded) { rejoin(); }
   });
 
   function send(name, data, done) {

@@ -29,9 +29,9 @@ def test_numbers_commit_with_the_change_and_broadcasts_wait_for_the_commit(ctx, 
         assert db.session.get(LiveSession, sid).seq == 3
     assert first.payload == {"question_id": None, "seq": 1, "kind": "highlight", "session_id": sid}
     assert [(to, data["seq"]) for _event, data, to, _ns in sent] == [
-        (f"live:{sid}", 1),
-        (f"live:{sid}:hosts", 2),
-        ([f"live:{sid}:hosts", f"live:{sid}:u:42"], 3),
+        (f"live:{sid}.0", 1),
+        (f"live:{sid}.0:hosts", 2),
+        ([f"live:{sid}.0:hosts", f"live:{sid}.0:u:42"], 3),
     ]
     assert {(event, ns) for event, _data, _to, ns in sent} == {("live_event", "/live")}
 

@@ -293,3 +293,47 @@ def test_a_hundred_questions_in_a_second_from_one_socket(app, sock, make_session
     codes = [code(call(asker, "ask", {"session_id": sid, "text": f"刷屏的问题 {n}"})) for n in range(100)]
     assert codes.count(None) == 1 and codes.count("rate_limited") == 99
     assert rows(app, LiveQuestion, session_id=sid) == 1
+
+
+def test_changing_hosts_or_audience_moves_every_socket_to_fresh_rooms(app, sock, create_branch, create_user):
+    """A demoted host or a member outside a narrowed audience keeps a socket that receives nothing
+    more; a fresh join asks the policy again."""
+    from forum.live import sessions
+    from forum.live.models import LiveSession
+    from tests.forum.live.test_sessions import as_user, build_world, fields
+
+    with app.app_context():
+        world = build_world(create_branch, create_user)
+        sid = as_user(world["secretary"], sessions.create_session, **fields(world)).id
+        as_user(world["secretary"], sessions.start, sid)
+    names = ("secretary", "cohost", "zhangsan", "wangwu")
+    clients = {name: sock(name) for name in names}
+    for client in clients.values():
+        assert call(client, "join", {"session_id": sid})["ok"]
+        received(client)
+
+    with app.app_context():  # an edit that changes nobody's access moves nothing
+        as_user(world["secretary"], sessions.update_session, sid, **fields(world, title="改过的标题"))
+    assert all(received(c) == [] for c in clients.values()) and load(app, LiveSession, sid).rooms_rev == 0
+
+    with app.app_context():  # cohost no longer a host, the audience narrowed to 东街村党支部
+        change = fields(world, hosts="", audience="branch", branch_id=str(world["east"]))
+        as_user(world["secretary"], sessions.update_session, sid, **change)
+    seen = {name: [(e["kind"], e["seq"]) for e in received(c)] for name, c in clients.items()}
+    assert set(map(tuple, seen.values())) == {(("access", 2),)}, seen
+    assert load(app, LiveSession, sid).rooms_rev == 1
+
+    asked = call(clients["zhangsan"], "ask", {"session_id": sid, "text": "党费按什么标准交纳？"})
+    assert asked["ok"]
+    assert all(received(clients[name]) == [] for name in ("secretary", "cohost", "wangwu"))  # old rooms
+
+    assert code(call(clients["wangwu"], "join", {"session_id": sid})) == "forbidden"
+    demoted = call(clients["cohost"], "join", {"session_id": sid})
+    assert demoted["state"]["is_host"] is False and demoted["state"]["questions"] == []
+    host = call(clients["secretary"], "join", {"session_id": sid})
+    assert host["state"]["is_host"] and [q["id"] for q in host["state"]["questions"]] == [asked["question"]["id"]]
+
+    assert call(clients["secretary"], "approve", {"question_id": asked["question"]["id"]})["ok"]
+    for name in ("secretary", "cohost"):
+        assert [e["question"]["status"] for e in received(clients[name])] == ["approved"]
+    assert received(clients["wangwu"]) == []
