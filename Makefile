@@ -28,7 +28,7 @@ test: system-deps dev-deps npm-deps
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
-bench: system-deps dev-deps
+bench: system-deps dev-deps npm-deps
 	@for f in bench/*.py; do case $$f in */__init__.py) ;; *) echo "# $$f"; $(PY) $$f || exit 1;; esac; done
 
 # Fixes what it can: import order and other safe fixes, then the formatting `make test` checks.

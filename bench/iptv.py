@@ -5,7 +5,7 @@ Run from the repository root: ``python bench/iptv.py``. Prints one figure per li
 
 A temporary instance (SQLite, migrated with ``flask db upgrade``) gets 150 published courses
 of 10 lessons each (1,500 lessons, asset rows marked ready, no files) and one receiving
-station. gunicorn serves it the way the README deploys production (``-w 1 --threads 1100``,
+station. gunicorn serves it the way the README deploys the pages tier (``-w 1 --threads 16``,
 ENV_NAME=production) with ``bench/iptv_app.py``: the real app plus ``/bench/hello``. One
 server, one run, autocannon (``-c 32 -d 10``) measures in turn: hello, the JSON catalogue
 (``/api/tv/v1/catalog`` with X-Device-Key and ``Accept-Encoding: gzip`` as boxes send it; a
@@ -209,8 +209,8 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        # As README "Scaling out" deploys it (threads sized for live Q&A sockets; no control socket).
-        command = [gunicorn, "--no-control-socket", "-w", "1", "--threads", "1100", "--worker-connections", "2200"]
+        # As README "Scaling out" deploys the pages tier (Socket.IO has gevent processes of its own).
+        command = [gunicorn, "--no-control-socket", "-w", "1", "--threads", "16"]
         command += ["-b", f"127.0.0.1:{port}", "--pythonpath", str(ROOT)]
         server = subprocess.Popen([*command, "bench.iptv_app:app"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
         wait_until_up(base, server)

@@ -4,16 +4,21 @@ process and on two sharing Redis, and the sustained rate of approved questions w
 Run from the repository root: ``python bench/live_qa.py``. Prints one figure per line on stdout
 (``name = value unit``); progress notes go to stderr. About two minutes on 2 cores.
 
-The servers are real processes started the way the README deploys them: gunicorn's gthread
-worker, one worker per process (``gunicorn -w 1 --threads 1100 --worker-connections 2000
-wsgi:app``: in Flask-SocketIO's threading mode every open websocket holds one server thread, so
-the thread pool must exceed the sockets a process serves), ``DANGXIAO_SOCKETIO_MESSAGE_QUEUE`` =
-a Redis started here for the two-process figure; one SQLite file migrated once. The clients are
-python-socketio ``AsyncClient`` s (websocket transport) in this process: anonymous viewers of a
-public session (what a projector or a lecture-hall audience is) plus one logged-in host.
+The servers are real processes started the way the README deploys the Socket.IO tier:
+gunicorn's gevent worker, one worker per process (``gunicorn -k gevent -w 1 --worker-connections
+2200 wsgi:app``); ``BENCH_LIVE_WORKER=gthread`` runs the threaded worker instead (``--threads
+1100``: in Flask-SocketIO's threading mode every open websocket holds one server thread, so the
+pool must exceed the sockets a process serves) for comparison. ``DANGXIAO_SOCKETIO_MESSAGE_QUEUE``
+= a Redis started here for the two-process figure; one SQLite file migrated once. The viewers are
+anonymous (what a projector or a lecture-hall audience is) on a public session, over websocket:
+by default the official socket.io client in one Node process (``bench/live_viewers.mjs``, npm's
+``socket.io-client`` from package.json), which leaves most of the two cores to the server;
+``BENCH_LIVE_VIEWERS=python`` uses python-socketio ``AsyncClient`` s in this process instead
+(they need about one core themselves, which the figures then include). The host is one logged-in
+python-socketio client. Times are ``time.time()`` in both, one clock.
 
 - ``live_qa.fanout_1000.p99``: the host emits "approve" for a pending question; for each of the
-  1,000 viewers, the time from that emit to the question's arrival (one clock, this process),
+  1,000 viewers, the time from that emit to the question's arrival (one clock),
   over ROUNDS questions (goal ≤ 250 ms). It includes the approval's own database write.
 - ``live_qa.fanout_2proc_redis.p99``: the same with 500 viewers on each of two processes; the
   host is on the first, so half the deliveries cross Redis (goal ≤ 300 ms).
@@ -51,7 +56,9 @@ import socketio  # noqa: E402
 CLIENTS = int(os.environ.get("BENCH_LIVE_CLIENTS", "1000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "8"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
-WORKER = os.environ.get("BENCH_LIVE_WORKER", "gthread")  # "gevent" to try that worker (pip install gevent)
+VIEWERS = os.environ.get("BENCH_LIVE_VIEWERS", "node")  # "python": python-socketio clients in this process
+NODE = shutil.which("node") or "node"
+WORKER = os.environ.get("BENCH_LIVE_WORKER", "gevent")  # "gthread": threads, one per open websocket
 IN_FLIGHT = 4  # approvals the host has sent and not yet had acknowledged
 THREADS = CLIENTS + 100  # one per open websocket, plus room for page requests
 CONNECT_AT_ONCE = 50
@@ -205,32 +212,42 @@ def login_cookie(base: str, username: str) -> str:
 
 
 class Viewers:
-    """Many anonymous viewers; each approved question's arrival time is kept per client."""
+    """Many anonymous viewers; each approved question's arrival times (``time.time()`` seconds,
+    one per viewer) are kept per question."""
 
     def __init__(self) -> None:
-        self.clients: list[socketio.AsyncClient] = []
-        self.arrivals: dict[int, list[float]] = {}  # question id → arrival times (one per client)
+        self.arrivals: dict[int, list[float]] = {}  # question id → arrival times (one per viewer)
         self.complete: dict[int, asyncio.Event] = {}
         self.target = 0
 
     def expect(self, question_id: int) -> asyncio.Event:
         return self.complete.setdefault(question_id, asyncio.Event())
 
+    def _arrived(self, question_id: int, times: list[float]) -> None:
+        seen = self.arrivals.setdefault(question_id, [])
+        seen.extend(times)
+        if len(seen) >= self.target:
+            self.expect(question_id).set()
+
+
+class PythonViewers(Viewers):
+    """python-socketio ``AsyncClient`` s in this process (``BENCH_LIVE_VIEWERS=python``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clients: list[socketio.AsyncClient] = []
+
     def _received(self, payload: dict) -> None:
-        now = time.perf_counter()
+        now = time.time()
         question = payload.get("question") if isinstance(payload, dict) else None
-        if not question or question.get("status") != "approved":
-            return
-        qid = question["id"]
-        times = self.arrivals.setdefault(qid, [])
-        times.append(now)
-        if len(times) >= self.target:
-            self.expect(qid).set()
+        if question and question.get("status") == "approved":
+            self._arrived(question["id"], [now])
 
-    async def connect(self, base: str, session_id: int, count: int) -> None:
+    async def connect(self, targets: list[tuple[str, int]], session_id: int) -> None:
         gate = asyncio.Semaphore(CONNECT_AT_ONCE)
+        self.target = sum(count for _base, count in targets)
 
-        async def one() -> None:
+        async def one(base: str) -> None:
             client = socketio.AsyncClient(reconnection=False)
             client.on("live_event", self._received, namespace=NS)
             async with gate:
@@ -240,12 +257,49 @@ class Viewers:
                 raise SystemExit(f"join refused: {reply}")
             self.clients.append(client)
 
-        await asyncio.gather(*(one() for _ in range(count)))
-        self.target = len(self.clients)
+        await asyncio.gather(*(one(base) for base, count in targets for _ in range(count)))
 
     async def close(self) -> None:
         await asyncio.gather(*(c.disconnect() for c in self.clients), return_exceptions=True)
         self.clients.clear()
+
+
+class NodeViewers(Viewers):
+    """The official socket.io client in one Node process (``bench/live_viewers.mjs``), the default."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proc: asyncio.subprocess.Process | None = None
+        self.reader: asyncio.Task | None = None
+
+    async def connect(self, targets: list[tuple[str, int]], session_id: int) -> None:
+        args = [f"{base}={count}" for base, count in targets]
+        self.proc = await asyncio.create_subprocess_exec(
+            NODE, str(ROOT / "bench" / "live_viewers.mjs"), str(session_id), *args,
+            cwd=ROOT, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 24,
+        )  # fmt: skip
+        line = (await asyncio.wait_for(self.proc.stdout.readline(), timeout=300)).decode()
+        if not line.startswith("ready "):
+            raise SystemExit(f"the Node viewers did not start: {line!r} (exit {await self.proc.wait()})")
+        self.target = int(line.split()[1])
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for raw in self.proc.stdout:
+            kind, qid, rest = raw.decode().split()
+            if kind == "dup":
+                raise SystemExit(f"question {qid} reached viewer {rest} twice")
+            self._arrived(int(qid), [float(t) / 1000 for t in rest.split(",")])
+
+    async def close(self) -> None:
+        if self.proc is not None:
+            self.proc.stdin.close()
+            await self.proc.wait()
+            await self.reader
+
+
+def make_viewers() -> Viewers:
+    return NodeViewers() if VIEWERS == "node" else PythonViewers()
 
 
 async def host_client(base: str, session_id: int) -> socketio.AsyncClient:
@@ -269,7 +323,7 @@ async def fanout(viewers: Viewers, host: socketio.AsyncClient, ids: list[int]) -
     latencies: list[float] = []
     for qid in ids:
         done = viewers.expect(qid)
-        start = time.perf_counter()
+        start = time.time()
         await approve(host, qid)
         await asyncio.wait_for(done.wait(), timeout=60)
         latencies.extend((t - start) * 1000 for t in viewers.arrivals[qid])
@@ -280,12 +334,12 @@ async def sustained(viewers: Viewers, host: socketio.AsyncClient, ids: list[int]
     """Approve back to back for SECONDS; (questions delivered to every viewer per second, questions)."""
     queue = iter(ids)
     sent: list[int] = []
-    start = time.perf_counter()
+    start = time.time()
     deadline = start + SECONDS
 
     async def lane() -> None:
         for qid in queue:
-            if time.perf_counter() >= deadline:
+            if time.time() >= deadline:
                 return
             viewers.expect(qid)
             sent.append(qid)
@@ -312,14 +366,14 @@ async def sustained(viewers: Viewers, host: socketio.AsyncClient, ids: list[int]
 async def one_process(instance: Path, session_id: int, ids: list[int]) -> tuple[float, float, int]:
     with server(server_env(instance, None), instance / "server-1.log") as base:
         host = await host_client(base, session_id)
-        viewers = Viewers()
+        audience = make_viewers()
         started = time.perf_counter()
-        await viewers.connect(base, session_id, CLIENTS)
-        note(f"# {viewers.target} viewers connected to one process in {time.perf_counter() - started:.1f} s")
-        latencies = await fanout(viewers, host, ids[:ROUNDS])
-        note(f"# fan-out to {viewers.target}: median {statistics.median(latencies):.0f} ms over {ROUNDS} questions")
-        rate, checked = await sustained(viewers, host, ids[ROUNDS:])
-        await viewers.close()
+        await audience.connect([(base, CLIENTS)], session_id)
+        note(f"# {audience.target} viewers connected to one process in {time.perf_counter() - started:.1f} s")
+        latencies = await fanout(audience, host, ids[:ROUNDS])
+        note(f"# fan-out to {audience.target}: median {statistics.median(latencies):.0f} ms over {ROUNDS} questions")
+        rate, checked = await sustained(audience, host, ids[ROUNDS:])
+        await audience.close()
         await host.disconnect()
     return p99(latencies), rate, checked
 
@@ -329,14 +383,13 @@ async def two_processes(instance: Path, session_id: int, ids: list[int]) -> floa
         env = server_env(instance, url)
         with server(env, instance / "server-a.log") as a, server(env, instance / "server-b.log") as b:
             host = await host_client(a, session_id)
-            viewers = Viewers()
+            audience = make_viewers()
             started = time.perf_counter()
-            await viewers.connect(a, session_id, CLIENTS // 2)
-            await viewers.connect(b, session_id, CLIENTS - CLIENTS // 2)
-            note(f"# {viewers.target} viewers on two processes in {time.perf_counter() - started:.1f} s")
-            latencies = await fanout(viewers, host, ids)
+            await audience.connect([(a, CLIENTS // 2), (b, CLIENTS - CLIENTS // 2)], session_id)
+            note(f"# {audience.target} viewers on two processes in {time.perf_counter() - started:.1f} s")
+            latencies = await fanout(audience, host, ids)
             note(f"# fan-out over Redis: median {statistics.median(latencies):.0f} ms over {len(ids)} questions")
-            await viewers.close()
+            await audience.close()
             await host.disconnect()
     return p99(latencies)
 

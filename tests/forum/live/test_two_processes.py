@@ -1,7 +1,7 @@
 """Scale-out: two real server processes share a live session through Redis.
 
-Two gunicorn processes started the way the README's deployment says (``gunicorn -w 1 --threads
-100 wsgi:app`` per process, ``DANGXIAO_SOCKETIO_MESSAGE_QUEUE`` = Redis), one SQLite file
+Two gunicorn processes started the way the README deploys the Socket.IO tier (``gunicorn -k
+gevent -w 1 wsgi:app`` per process, ``DANGXIAO_SOCKETIO_MESSAGE_QUEUE`` = Redis), one SQLite file
 migrated once (a copy of the suite's template, built by the migrations as ``flask db upgrade`` runs
 them), one SECRET_KEY. A member logged in over HTTP connects to
 A (long-polling, as a client behind a proxy that blocks websockets would), the host to B
@@ -99,7 +99,18 @@ def gunicorn(env: dict[str, str], log: Path) -> Iterator[str]:
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
     port = listener.getsockname()[1]
-    command = [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", "1", "--threads", "100"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--no-control-socket",
+        "-k",
+        "gevent",
+        "-w",
+        "1",
+        "--worker-connections",
+        "200",
+    ]
     command += ["--bind", f"fd://{listener.fileno()}", "wsgi:app"]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out, pass_fds=(listener.fileno(),))
