@@ -127,7 +127,8 @@ def test_tombstones_for_what_leaves_the_catalogue(ctx, app, make_course, create_
 
 
 def test_a_transcode_finishing_moves_the_version_and_lists_the_lesson(ctx, make_course, create_branch, make_device):
-    """The media jobs write an asset with one bulk UPDATE (no flush): the station still sees it."""
+    """The media jobs write an asset with one bulk UPDATE (no flush): the version moves all the same.
+    (The school only lets ready assets into lessons, so this state is made by hand here.)"""
     from dangxiao.tv.catalog import catalog_for
     from media import jobs
     from media.models import JobStatus, TranscodeJob
