@@ -160,9 +160,10 @@ def configure_extensions(app: Flask) -> None:
 
 
 def configure_security(app: Flask) -> None:
-    from dangxiao import access, errors, security
+    from dangxiao import access, assets, errors, security
 
     access.init_app(app)
+    assets.init_app(app)
     security.init_app(app)
     errors.register_error_handlers(app)
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 
-from flask import Blueprint, abort, current_app, send_file
+from flask import Blueprint, abort, current_app
 
 from dangxiao.access import PUBLIC
+from dangxiao.assets import send_asset
 
 bp = Blueprint("vendor", __name__)
 ACCESS = {"file": PUBLIC}  # whitelisted front-end files only
@@ -38,6 +39,6 @@ def file(name: str):
         current_app.logger.warning("%s is missing: run `npm install` (make npm-deps)", relative)
         abort(404)
     mimetype = "text/css" if name.endswith(".css") else "text/javascript"
-    response = send_file(path, mimetype=mimetype, conditional=True, max_age=86400)
+    response = send_asset(path, mimetype=mimetype, max_age=86400)
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response

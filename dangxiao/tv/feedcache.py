@@ -38,6 +38,7 @@ from typing import Any
 from flask import Response, current_app, request
 from werkzeug.http import http_date
 
+from dangxiao.assets import accepts_gzip
 from dangxiao.tv import prefix
 
 _CACHE_KEY = "tv.feedcache"
@@ -169,26 +170,3 @@ def etag_matches(header: str, etag: str) -> bool:
         if tag == etag:
             return True
     return False
-
-
-def accepts_gzip(header: str) -> bool:
-    """Does Accept-Encoding allow gzip (listed or ``*``, with q above 0)?"""
-    allowed = None
-    for part in header.lower().split(","):
-        coding, _, params = part.strip().partition(";")
-        coding = coding.strip()
-        if coding not in ("gzip", "x-gzip", "*"):
-            continue
-        quality = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if coding == "*":
-            allowed = quality > 0 if allowed is None else allowed
-        else:
-            allowed = quality > 0
-    return bool(allowed)
